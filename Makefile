@@ -1,0 +1,28 @@
+# The two README commands: `make demo` (the nightly pipeline on embedded defaults) and
+# `make test`. Each builds the virtual environments it needs from the pinned locks.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+WITH_VENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+
+.PHONY: venv demo test bench airflow lock clean
+
+venv:
+	@scripts/bootstrap.sh $(VENV) requirements/lock.txt --editable
+	@if [[ -f requirements/serving-lock.txt ]]; then scripts/bootstrap.sh .venv-serving requirements/serving-lock.txt; fi
+
+demo: venv
+	@$(WITH_VENV) scripts/demo.sh
+
+test: venv
+	@$(WITH_VENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Re-resolve the direct dependencies and freeze them into requirements/lock.txt.
+lock:
+	@scripts/lock.sh
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Canonical schemas, loaders, the synthetic marketplace generator and splits."""
