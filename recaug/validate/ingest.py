@@ -1,0 +1,176 @@
+"""`ingest`: validate every pending landing batch, then accept or quarantine it.
+
+Accepted batches are copied byte for byte into raw/<batch>/ and merged into the
+curated tables; rejected batches are copied whole into quarantine/<batch>/ with
+report.json and GX data docs. Only then is the batch recorded in state/batches.json
+and removed from landing. Each step is atomic and a rerun after a crash finishes the
+job without duplicating anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from recaug import io
+from recaug.data.schemas import SCHEMAS
+from recaug.errors import RecaugError, ValidationFailed
+from recaug.validate import quarantine
+from recaug.validate.batch import ValidatedBatch, check_batch
+from recaug.validate.report import BatchReport, Failure
+from recaug.validate.state import ACCEPTED, REJECTED, BatchRecord, Ledger
+
+log = logging.getLogger(__name__)
+
+
+class IngestResult(BaseModel):
+    accepted: list[str] = Field(default_factory=list)
+    rejected: list[str] = Field(default_factory=list, description="batch names as moved into quarantine/")
+    skipped: list[str] = Field(default_factory=list, description="already processed with identical bytes")
+    reports: list[BatchReport] = Field(default_factory=list, description="reports of rejected batches")
+    curated_rows: dict[str, int] = Field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [
+            f"ingest: {len(self.accepted)} accepted, {len(self.rejected)} rejected, {len(self.skipped)} already processed"
+        ]
+        lines += [report.summary() for report in self.reports]
+        return "\n".join(lines)
+
+    def raise_for_rejections(self) -> None:
+        if self.rejected:
+            raise ValidationFailed(self.summary())
+
+
+def ingest(settings, batches: list[str] | None = None, landing: str | Path | None = None) -> IngestResult:
+    """Process landing batches in name order (all pending ones, or just `batches`)."""
+    from filelock import FileLock
+
+    lake = settings.lake.ensure()
+    landing_dir = Path(landing) if landing else lake.local("landing")
+    if not landing_dir.is_dir():
+        raise RecaugError(f"landing directory {landing_dir} does not exist")
+    pending = sorted(p.name for p in landing_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if batches is not None:
+        missing = sorted(set(batches) - set(pending))
+        if missing:
+            raise RecaugError(f"batch(es) {missing} not found in {landing_dir}")
+        pending = [b for b in pending if b in set(batches)]
+    result = IngestResult()
+    with FileLock(str(lake.local("state", "ingest.lock"))):
+        for name in pending:
+            _process(settings, landing_dir / name, result)
+    for table in SCHEMAS:
+        url = lake.url("curated", f"{table}.parquet")
+        if io.exists(url):
+            result.curated_rows[table] = _row_count(url)
+    log.info("ingest done: %s", result.summary().splitlines()[0])
+    return result
+
+
+def _process(settings, source: Path, result: IngestResult) -> None:
+    lake = settings.lake
+    ledger_url = lake.url("state", "batches.json")
+    ledger = Ledger.load(ledger_url)
+    name = source.name
+    hashes = quarantine.file_hashes(source)
+    record = ledger.batches.get(name)
+    if record and record.files == hashes:
+        log.info("batch %s already %s; removing its landing copy", name, record.status)
+        result.skipped.append(name)
+        shutil.rmtree(source)
+        return
+
+    raw_dir = lake.local("raw", name)
+    if raw_dir.exists() and quarantine.file_hashes(raw_dir) != hashes:
+        report = BatchReport(
+            batch=name,
+            accepted=False,
+            validated_at=_now(),
+            failures=[
+                Failure(
+                    file=name,
+                    rule="batch already accepted",
+                    details=f"raw/{name} holds different bytes; accepted batches are immutable, send it under a new name",
+                )
+            ],
+        )
+        _reject(settings, source, hashes, ValidatedBatch(report), ledger, result)
+        return
+
+    log.info("validating batch %s (%d files)", name, len(hashes))
+    validated = check_batch(settings, source)
+    if not validated.report.accepted:
+        _reject(settings, source, hashes, validated, ledger, result)
+        return
+
+    if not raw_dir.exists():
+        quarantine.publish(source, raw_dir)
+    _merge_curated(settings, validated.tables)
+    ledger.batches[name] = BatchRecord(status=ACCEPTED, location=f"raw/{name}", files=hashes, processed_at=_now())
+    ledger.save(ledger_url)
+    shutil.rmtree(source)
+    result.accepted.append(name)
+    log.info("batch %s accepted into raw/%s", name, name)
+
+
+def _reject(
+    settings, source: Path, hashes: dict[str, str], validated: ValidatedBatch, ledger: Ledger, result: IngestResult
+) -> None:
+    lake = settings.lake
+    report = validated.report
+    destination = lake.local("quarantine", source.name)
+    if destination.exists():
+        previous = quarantine.file_hashes(destination, skip=quarantine.artifact_names(hashes))
+        if previous != hashes:
+            destination = lake.local("quarantine", f"{source.name}~{io.content_hash(*sorted(hashes.values()))[:8]}")
+    if not destination.exists():
+        staging = quarantine.staging_dir(destination)
+        report_name, docs_name = quarantine.artifact_names(hashes)
+        if settings.validate_.data_docs and validated.render_data_docs(staging / docs_name):
+            report.data_docs = f"quarantine/{destination.name}/{docs_name}/index.html"
+        quarantine.write_report(staging, report, report_name)
+        quarantine.publish(source, destination, staging)
+    ledger.batches[source.name] = BatchRecord(
+        status=REJECTED,
+        location=f"quarantine/{destination.name}",
+        files=hashes,
+        processed_at=_now(),
+        failures=len(report.failures),
+    )
+    ledger.save(lake.url("state", "batches.json"))
+    shutil.rmtree(source)
+    result.rejected.append(destination.name)
+    result.reports.append(report)
+    log.warning("batch %s rejected into quarantine/%s: %d rule(s) broken", source.name, destination.name, len(report.failures))
+
+
+def _merge_curated(settings, tables: dict[str, pd.DataFrame]) -> None:
+    """Append a batch's canonical tables to curated/, newest rows winning on key clashes."""
+    lake = settings.lake
+    for table, frame in tables.items():
+        schema = SCHEMAS[table]
+        url = lake.url("curated", f"{table}.parquet")
+        current = io.read_parquet(url) if io.exists(url) else schema.empty()
+        merged = pd.concat([current, frame], ignore_index=True)
+        merged = merged.drop_duplicates(subset=list(schema.key), keep="last")
+        merged = merged.sort_values(list(schema.key), kind="stable").reset_index(drop=True)
+        io.write_parquet(merged, url)
+        log.info("curated/%s.parquet: %d rows (+%d from batch)", table, len(merged), len(merged) - len(current))
+
+
+def _row_count(url: str) -> int:
+    import pyarrow.parquet as pq
+
+    fs, path = io.filesystem(url)
+    with fs.open(path, "rb") as fh:
+        return pq.ParquetFile(fh).metadata.num_rows
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
