@@ -1,0 +1,39 @@
+"""What each consumer reads, as named feature services."""
+
+from __future__ import annotations
+
+from feast import FeatureService
+from item_features import item_content, item_popularity
+from user_features import user_behaviour, user_history, user_profile
+
+training = FeatureService(
+    name="training",
+    features=[
+        user_behaviour,
+        item_popularity,
+        item_content[["categories", "brand", "price", "first_seen_unix", "has_embedding", "embedding"]],
+    ],
+    description="point-in-time features joined onto (user_id, item_id, event_timestamp) rows",
+)
+
+# The recommender's input is history + timestamps, nothing else. One view only: the
+# SQLite and Redis stores read every feature of a view per entity, so each extra view
+# costs a query plus all of its features; and no embedding, whose 384 floats would
+# dominate the server's JSON.
+user_serving = FeatureService(
+    name="user_serving",
+    features=[user_history],
+    description="online model input for the recommendation gateway",
+)
+
+user_serving_full = FeatureService(
+    name="user_serving_full",
+    features=[user_history, user_behaviour, user_profile],
+    description="everything known about a user online, profile embedding included",
+)
+
+item_lookup = FeatureService(
+    name="item_lookup",
+    features=[item_content[["title", "categories", "has_embedding", "embedding"]]],
+    description="item title and embedding for the gateway",
+)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recaug.data.schemas import INTERACTIONS, ITEMS, conform
+from recaug.errors import ConfigError
+from recaug.features import user_tables
+from recaug.features.inputs import Embeddings
+
+T0 = pd.Timestamp("2026-03-02 10:00", tz="UTC")  # a Monday
+H = pd.Timedelta(hours=1)
+US = pd.Timedelta(microseconds=1)
+
+
+def events(rows):
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "rating", "source"])
+    return conform(frame, INTERACTIONS).sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture
+def history():
+    return events([
+        ("a", "x", T0, 4.0, "observed"),
+        ("a", "y", T0 + 2 * H, None, "observed"),
+        ("a", "z", T0 + 3 * H, None, "augmented"),
+        ("a", "x", T0 + 25 * H, 2.0, "observed"),  # next day
+        ("b", "y", T0 + 5 * H, None, "observed"),
+    ])
+
+
+@pytest.fixture
+def items():
+    return conform(pd.DataFrame({
+        "item_id": ["x", "y", "z"], "title": ["X", "Y", "Z"], "categories": ["books|music", "books", "toys"],
+    }), ITEMS)
+
+
+def test_behaviour_is_cumulative_per_daily_snapshot(history, items):
+    table = user_tables.user_behaviour(history, items, every="1D", top_k=2).set_index(["user_id", "event_timestamp"])
+    day1 = table.loc[("a", T0 + 3 * H + US)]
+    assert (day1.n_events, day1.n_items, day1.n_augmented, day1.active_days) == (3, 3, 1, 1)
+    assert day1.mean_rating == 4.0
+    assert day1.mean_gap_hours == pytest.approx(1.5)
+    day2 = table.loc[("a", T0 + 25 * H + US)]
+    assert (day2.n_events, day2.n_items, day2.active_days) == (4, 3, 2)
+    assert day2.mean_rating == 3.0
+    assert day2.last_event_unix == int((T0 + 25 * H).timestamp())
+    assert day2.first_event_unix == int(T0.timestamp())
+    # hour of day: 10, 12, 13, 11 -> a quarter each; weekday: three Mondays, one Tuesday
+    assert np.allclose(np.flatnonzero(day2.hour_shares), [10, 11, 12, 13])
+    assert np.allclose(day2.weekday_shares[:2], [0.75, 0.25])
+    # category mentions: books x2 + y1 = 3, music x2 = 2, toys 1 -> of 6
+    assert day2.top_categories == ["books", "music"]
+    assert np.allclose(day2.top_category_shares, [3 / 6, 2 / 6])
+    assert np.isnan(table.loc[("b", T0 + 5 * H + US)].mean_rating)
+
+
+def test_snapshot_is_visible_only_after_its_last_event(history, items):
+    table = user_tables.user_behaviour(history, items, every="1D", top_k=3)
+    last_event = pd.to_datetime(table["last_event_unix"], unit="s", utc=True)
+    assert (table["event_timestamp"] > last_event).all()
+
+
+def test_history_keeps_last_n_observed_items_oldest_first(history):
+    table = user_tables.user_history(history, every="1D", length=2).set_index("user_id")
+    rows = table.loc["a"].sort_values("event_timestamp")
+    assert rows.iloc[0].history_item_ids == ["x", "y"]  # the augmented z is not history
+    assert rows.iloc[1].history_item_ids == ["y", "x"]
+    assert list(rows.iloc[1].history_timestamps) == [int((T0 + 2 * H).timestamp()), int((T0 + 25 * H).timestamp())]
+    assert rows.iloc[0].event_timestamp == T0 + 2 * H + US
+    assert table.loc["b"].history_item_ids == ["y"]
+
+
+def test_profiles_become_visible_after_the_users_last_event(history):
+    embeddings = Embeddings(ids=["a", "c"], encoders=["enc@1", "enc@1"], vectors=np.ones((2, 3), dtype=np.float32))
+    table = user_tables.user_profile(history, embeddings).set_index("user_id")
+    assert table.loc["a"].event_timestamp == T0 + 25 * H + US
+    assert table.loc["c"].event_timestamp == T0 + 25 * H + US  # no events: the newest event of the data
+    assert list(table.loc["a"].profile_embedding) == [1.0, 1.0, 1.0]
+
+
+def test_snapshot_bucket_must_have_fixed_length(history, items):
+    with pytest.raises(ConfigError, match="snapshot_every"):
+        user_tables.user_behaviour(history, items, every="1ME", top_k=2)
