@@ -1,0 +1,1 @@
+"""Generator backends: template (no model), local transformers, OpenAI-compatible HTTP."""

@@ -1,0 +1,110 @@
+"""The augmentation stage: curated/ -> augment/ (enrichment, profiles, interactions, stats).
+
+One generator (the model loads once) and one generation cache serve the three tasks.
+Each output table is written atomically after its task, so an interrupted run leaves
+the previous version of later tables intact and, through the cache, loses no
+finished generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+
+from recaug import io
+from recaug.augment.cache import GenerationCache
+from recaug.augment.enrich import enrich_items, write_enrichment
+from recaug.augment.generator import Generator, create_generator
+from recaug.augment.inputs import load_inputs
+from recaug.augment.interactions import InteractionStats, augment_interactions, augmented_table, write_interactions
+from recaug.augment.profiles import build_profiles, write_profiles
+from recaug.augment.runner import GenerationRunner, TaskStats
+
+log = logging.getLogger(__name__)
+
+
+class AugmentStats(BaseModel):
+    """What one augmentation run did (written to augment/stats.json, shown in the run report)."""
+
+    run_id: str | None
+    enabled: bool
+    backend: str = ""
+    model_id: str = ""
+    items: TaskStats | None = None
+    profiles: TaskStats | None = None
+    interactions: InteractionStats | None = None
+    generations: int = Field(0, description="model calls of all tasks (0 on a rerun over unchanged data)")
+    cache_hits: int = 0
+    fallbacks: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+    finished_at: str = ""
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+
+def run_augmentation(settings, generator: Generator | None = None, progress: bool | None = None) -> AugmentStats:
+    """Run item enrichment, user profiles and interaction augmentation over curated/.
+
+    `generator` overrides the configured backend (tests and benchmarks pass a loaded one).
+    """
+    started = time.perf_counter()
+    cfg = settings.augment
+    lake = settings.lake
+    if not cfg.enabled:
+        return _disabled(settings)
+    inputs = load_inputs(settings)
+    own_generator = generator is None
+    generator = generator or create_generator(cfg.backend)
+    try:
+        runner = GenerationRunner(generator, GenerationCache(lake.url("cache", "generations")), cfg, progress)
+        enrichment, item_stats = enrich_items(settings, inputs, runner)
+        outputs = {"item_enrichment": write_enrichment(settings, enrichment)}
+        profiles, profile_stats = build_profiles(settings, inputs, runner)
+        outputs["user_profiles"] = write_profiles(settings, profiles)
+        if cfg.interactions.enabled:
+            augmented, interaction_stats = augment_interactions(settings, inputs, runner)
+        else:
+            augmented, interaction_stats = augmented_table([]), None
+        outputs["interactions"] = write_interactions(settings, augmented)
+        outputs["stats"] = lake.url("augment", "stats.json")
+    finally:
+        if own_generator:
+            generator.close()
+    tasks = [s for s in (item_stats, profile_stats, interaction_stats) if s is not None]
+    stats = AugmentStats(
+        run_id=settings.run_id, enabled=True, backend=generator.backend, model_id=generator.model_id,
+        items=item_stats, profiles=profile_stats, interactions=interaction_stats,
+        generations=sum(s.generations for s in tasks), cache_hits=sum(s.cache_hits for s in tasks),
+        fallbacks=sum(s.fallbacks for s in tasks), tokens_in=sum(s.tokens_in for s in tasks),
+        tokens_out=sum(s.tokens_out for s in tasks), seconds=round(time.perf_counter() - started, 3),
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), outputs=outputs,
+    )
+    io.write_json(outputs["stats"], stats.model_dump(mode="json"))
+    log.info("augment: %d generations, %d cache hits, %d fallbacks in %.1fs (%s)",
+             stats.generations, stats.cache_hits, stats.fallbacks, stats.seconds, stats.model_id)
+    return stats
+
+
+def _disabled(settings) -> AugmentStats:
+    """Empty outputs, so downstream stages never train on augmentation from an earlier run."""
+    import pandas as pd
+
+    from recaug.augment import enrich, profiles
+
+    enrichment = pd.DataFrame({c: pd.Series(dtype="bool" if c in ("fallback", "deferred") else "string") for c in enrich.COLUMNS})
+    users = pd.DataFrame({c: pd.Series(dtype="bool" if c in ("fallback", "deferred") else "string") for c in profiles.COLUMNS})
+    outputs = {
+        "item_enrichment": write_enrichment(settings, enrichment),
+        "user_profiles": write_profiles(settings, users),
+        "interactions": write_interactions(settings, augmented_table([])),
+        "stats": settings.lake.url("augment", "stats.json"),
+    }
+    stats = AugmentStats(run_id=settings.run_id, enabled=False, outputs=outputs,
+                         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    io.write_json(outputs["stats"], stats.model_dump(mode="json"))
+    log.info("augment: disabled (augment.enabled=false); wrote empty outputs")
+    return stats

