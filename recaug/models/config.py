@@ -1,11 +1,43 @@
-"""Hyper-parameters of the sequential recommender."""
+"""Hyper-parameters of the sequential recommender (`settings.model.*`).
+
+The defaults are the ones measured on ml-latest-small by `bench/bench_quality.py`;
+they are small enough to train on two CPU cores and grow by configuration on a GPU.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 
 class ModelConfig(BaseModel):
-    hidden_size: int = Field(64, description="embedding and transformer width")
-    num_layers: int = Field(2, description="transformer blocks")
-    max_length: int = Field(50, description="longest history the model reads")
+    type: Literal["fusion_sasrec", "gru4rec"] = Field(
+        "fusion_sasrec", description="which sequential model `recaug train` fits"
+    )
+    hidden_size: int = Field(64, description="embedding and transformer width (H of the user vector)")
+    num_layers: int = Field(2, description="transformer blocks (GRU layers for gru4rec)")
+    num_heads: int = Field(2, description="attention heads per block; must divide hidden_size")
+    max_length: int = Field(200, description="longest history the model reads (older events are dropped)")
+    dropout: float = Field(0.2, description="dropout on embeddings, attention and feed-forward layers")
+    use_text: bool = Field(True, description="fuse projected text embeddings (embeddings/items.parquet) into items")
+    text_channel: bool = Field(
+        True, description="append a text-similarity channel (recency-weighted history text profile . item text, "
+        "weighted up for rare items) to the dot product; needs item text embeddings"
+    )
+    text_profile_decay: float = Field(0.5, description="text channel: weight of an event k steps back is decay**k")
+    use_attributes: bool = Field(True, description="fuse category, brand and price-bucket embeddings into items")
+    use_time: bool = Field(
+        True, description="embed log-bucketed gaps between events, hour/day rhythm and recency (now - last event)"
+    )
+    fusion: Literal["gate", "sum"] = Field(
+        "gate",
+        description="gate: the ID embedding is scaled by a learned function of the item's training frequency, "
+        "so rare items lean on content; sum: ID + content",
+    )
+    id_dropout: float = Field(
+        0.1, description="probability of hiding an item's ID embedding during training, teaching content-only scoring"
+    )
+    time_buckets: int = Field(32, description="log2 buckets for time gaps in seconds (0 = unknown/first event)")
+    price_buckets: int = Field(10, description="quantile buckets of item price (0 = unknown price)")
+    max_categories: int = Field(8, description="categories per item kept for the attribute embedding")

@@ -1,0 +1,50 @@
+"""The two interfaces every recommender in the harness implements.
+
+`Recommender` is what evaluation needs: scores over the whole catalogue for a batch of
+left-padded histories. `SequentialRecommender` is the torch model the trainer fits and
+the exporter wraps: a user vector per history and one matrix of item vectors, so that
+`scores = user_vector @ item_matrix().T`.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+from torch import nn
+
+
+class Recommender(abc.ABC):
+    """Scores all N+1 vocabulary indices (index 0 = padding) for each history."""
+
+    name: str = "recommender"
+
+    @abc.abstractmethod
+    def score(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
+        """history/timestamps int64 [B, L] left-padded with 0, now int64 [B] -> float [B, N+1]."""
+
+
+class SequentialRecommender(nn.Module, Recommender):
+    """A neural sequential model trained with cross-entropy over the full catalogue."""
+
+    @abc.abstractmethod
+    def item_matrix(self) -> torch.Tensor:
+        """Item vectors [N+1, H]; row 0 (padding) is zero."""
+
+    @abc.abstractmethod
+    def encode(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Hidden state after each event [B, L, H], reading only earlier events."""
+
+    def readout(self, hidden: torch.Tensor, last_item: torch.Tensor, last_ts: torch.Tensor,
+                now: torch.Tensor) -> torch.Tensor:
+        """User vectors from hidden states and the query time (shapes broadcast: [..., H] and [...])."""
+        return hidden
+
+    def user_vector(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
+        hidden = self.encode(history, timestamps, self.item_matrix())
+        return self.readout(hidden[:, -1], history[:, -1], timestamps[:, -1], now)
+
+    def score(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
+        items = self.item_matrix()
+        hidden = self.encode(history, timestamps, items)
+        return self.readout(hidden[:, -1], history[:, -1], timestamps[:, -1], now) @ items.T

@@ -1,0 +1,151 @@
+"""Full-ranking evaluation of any `Recommender`, and the `recaug evaluate` stage.
+
+Every case scores the whole catalogue; the user's history and the padding index are
+masked; metrics come for all cases and for two slices: cold items (the target had fewer
+than `cold_item_threshold` fitted interactions) and cold users (fewer than
+`cold_user_threshold` events of history).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from recaug import io
+from recaug.errors import RecaugError
+from recaug.train.dataset import EvalCases, SequenceData
+from recaug.train.metrics import summarize, target_ranks
+
+log = logging.getLogger(__name__)
+
+
+class EvaluationResult(BaseModel):
+    artifact_dir: str
+    split: str
+    valid: dict[str, Any]
+    test: dict[str, Any]
+    metrics_path: str
+    plots: list[str] = []
+
+
+def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, config, max_length: int,
+                         device=None) -> dict[str, Any]:
+    """-> {"overall": {...}, "cold_items": {...}, "cold_users": {...}} for these cases."""
+    import torch
+
+    ks = sorted(config.ks)
+    device = device or torch.device("cpu")
+    ranks, tops = [], []
+    if len(cases) == 0:
+        return {"overall": {"cases": 0}, "cold_items": {"cases": 0}, "cold_users": {"cases": 0}}
+    was_training = getattr(recommender, "training", False)
+    if was_training:
+        recommender.eval()
+    with torch.inference_mode():
+        for history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length):
+            history_t = torch.from_numpy(history).to(device)
+            scores = recommender.score(history_t, torch.from_numpy(times).to(device),
+                                       torch.from_numpy(now).to(device)).float()
+            scores = scores.clone()
+            scores[:, 0] = float("-inf")
+            scores.scatter_(1, torch.from_numpy(seen).to(device), float("-inf"))
+            target_t = torch.from_numpy(targets).to(device)
+            ranks.append(target_ranks(scores, target_t))
+            tops.append(torch.topk(scores, max(ks), dim=1).indices.cpu().numpy())
+    if was_training:
+        recommender.train()
+    ranks_all, tops_all = np.concatenate(ranks), np.concatenate(tops)
+    embeddings = data.text if data.text.shape[1] else None
+    cold_items = data.train_counts[cases.targets] < config.cold_item_threshold
+    cold_users = np.array([len(h) for h in cases.histories]) < config.cold_user_threshold
+
+    def slice_metrics(rows: np.ndarray) -> dict[str, float]:
+        return summarize(ranks_all[rows], tops_all[rows], ks, data.num_items, data.train_counts, embeddings)
+
+    return {
+        "overall": slice_metrics(np.ones(len(cases), dtype=bool)),
+        "cold_items": slice_metrics(cold_items),
+        "cold_users": slice_metrics(cold_users),
+    }
+
+
+class VocabularyAdapter:
+    """Scores a model trained on another item vocabulary in this data's index space:
+    histories are mapped into the model's indices (unknown items become padding) and items
+    the model never saw score -inf. Lets the gate compare a champion on new data."""
+
+    def __init__(self, model, model_vocab: list[str | None], data_vocab: list[str | None]):
+        import torch
+
+        position = {item: i for i, item in enumerate(model_vocab) if item is not None}
+        self.model = model
+        self.to_model = torch.tensor([position.get(item, 0) if item is not None else 0 for item in data_vocab])
+        self.known = self.to_model > 0
+        self.training = False
+
+    def eval(self):
+        self.model.eval()
+
+    def score(self, history, timestamps, now):
+        import torch
+
+        mapped = self.to_model.to(history.device)[history]
+        timestamps = torch.where(mapped > 0, timestamps, torch.zeros_like(timestamps))
+        model_scores = self.model.score(mapped, timestamps, now)
+        scores = model_scores[:, self.to_model.to(history.device)]
+        return torch.where(self.known.to(history.device), scores, torch.full_like(scores, float("-inf")))
+
+
+def recommender_for(model, model_vocab: list[str | None], data: SequenceData):
+    return model if model_vocab == data.vocab else VocabularyAdapter(model, model_vocab, data.vocab)
+
+
+def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
+    """Re-evaluate a saved model on the lake's current data; writes metrics.json and plots."""
+    from recaug.models.artifact import METRICS_FILE, load_artifact
+    from recaug.train.plots import plot_metric_bars
+    from recaug.train.loop import select_device
+    from recaug.train.run import load_sequences, resolve_artifact_dir
+
+    artifact_dir = resolve_artifact_dir(settings, artifact_dir)
+    model, vocab, params = load_artifact(artifact_dir)
+    data = load_sequences(settings)
+    device = select_device(settings.train.device)
+    model.to(device)
+    recommender = recommender_for(model, vocab, data)
+    max_length = model.config.max_length
+    valid = evaluate_recommender(recommender, data.valid, data, settings.train, max_length, device)
+    test = evaluate_recommender(recommender, data.test, data, settings.train, max_length, device)
+    metrics_url = io.join(artifact_dir, METRICS_FILE)
+    previous = io.read_json(metrics_url) if io.exists(metrics_url) else {}
+    metrics = {**previous, "split": data.split, "valid": valid, "test": test}
+    io.write_json(metrics_url, metrics)
+    plots = []
+    if io.is_local(artifact_dir):
+        plots.append(plot_metric_bars({params["model_type"]: test}, io.join(artifact_dir, "test_metrics.png")))
+    log.info("evaluated %s: valid ndcg@10 %.4f, test ndcg@10 %.4f, test hr@10 %.4f", artifact_dir,
+             valid["overall"].get("ndcg@10", float("nan")), test["overall"].get("ndcg@10", float("nan")),
+             test["overall"].get("hr@10", float("nan")))
+    return EvaluationResult(artifact_dir=artifact_dir, split=data.split, valid=valid, test=test,
+                            metrics_path=metrics_url, plots=plots)
+
+
+def markdown_table(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:
+    """rows: name -> flat metrics; values formatted to 4 decimals, missing as '-'."""
+    lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for name, values in rows.items():
+        cells = []
+        for column in columns:
+            value = values.get(column)
+            cells.append("-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def require_cases(cases: EvalCases, what: str) -> None:
+    if len(cases) == 0:
+        raise RecaugError(f"no {what} cases: every user needs at least 3 events (leave-one-out) "
+                          "or events on both sides of the temporal cut")

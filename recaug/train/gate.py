@@ -1,0 +1,131 @@
+"""Champion/challenger gate: deploy a new model only if it is not worse than the champion.
+
+Both models are compared on the same evaluation data: when the champion was evaluated on
+other data than the challenger (its data_versions.json differs), it is re-evaluated on
+the challenger's data (the lake's current tables) first. The decision and both numbers
+go to `models/<run>/gate.json`; an accepted challenger becomes `models/champion.json`
+(written atomically).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pydantic import BaseModel
+
+from recaug import io
+from recaug.errors import RecaugError
+
+log = logging.getLogger(__name__)
+
+GATE_FILE = "gate.json"
+
+
+class GateDecision(BaseModel):
+    deploy: bool
+    reason: str
+    metric: str
+    tolerance: float
+    challenger_run: str
+    challenger_value: float
+    champion_run: str | None = None
+    champion_value: float | None = None
+    champion_reevaluated: bool = False
+    artifact_dir: str
+
+
+def champion_url(settings) -> str:
+    return settings.lake.url("models", "champion.json")
+
+
+def read_champion(settings) -> dict | None:
+    url = champion_url(settings)
+    return io.read_json(url) if io.exists(url) else None
+
+
+def _check_metric(name: str) -> str:
+    if "@" not in name:
+        raise RecaugError(f"train.gate_metric={name!r}: expected a ranking metric such as ndcg@10")
+    return name
+
+
+def _valid_value(metrics: dict, metric: str, where: str) -> float:
+    try:
+        return float(metrics["valid"]["overall"][metric])
+    except KeyError as exc:
+        raise RecaugError(f"{where}/metrics.json has no validation {metric}; run `recaug evaluate` on it") from exc
+
+
+def _data_versions(artifact_dir: str) -> dict | None:
+    from recaug.models.artifact import DATA_VERSIONS_FILE
+
+    url = io.join(artifact_dir, DATA_VERSIONS_FILE)
+    return io.read_json(url) if io.exists(url) else None
+
+
+def _reevaluate(settings, artifact_dir: str, metric: str) -> float:
+    """The model's validation metric on the lake's current data."""
+    from recaug.models.artifact import load_artifact
+    from recaug.train.evaluate import evaluate_recommender, recommender_for
+    from recaug.train.loop import select_device
+    from recaug.train.run import load_sequences
+
+    model, vocab, _ = load_artifact(artifact_dir)
+    device = select_device(settings.train.device)
+    data = load_sequences(settings)
+    result = evaluate_recommender(recommender_for(model.to(device), vocab, data), data.valid, data, settings.train,
+                                  model.config.max_length, device)
+    return float(result["overall"].get(metric, 0.0))
+
+
+def gate(settings, artifact_dir: str | None = None) -> GateDecision:
+    from recaug.models.artifact import METRICS_FILE, PARAMS_FILE
+    from recaug.train.run import data_versions, resolve_artifact_dir
+
+    artifact_dir = resolve_artifact_dir(settings, artifact_dir)
+    metric, tolerance = _check_metric(settings.train.gate_metric), settings.train.gate_tolerance
+    for name in (METRICS_FILE, PARAMS_FILE):
+        if not io.exists(io.join(artifact_dir, name)):
+            raise RecaugError(f"{artifact_dir}: missing {name}; train (and evaluate) the model before gating it")
+    challenger_run = io.read_json(io.join(artifact_dir, PARAMS_FILE)).get("run_id") or artifact_dir.rstrip("/").rsplit("/", 1)[-1]
+    challenger_versions = _data_versions(artifact_dir)
+    current_versions = data_versions(settings)
+    if challenger_versions == current_versions:
+        challenger_value = _valid_value(io.read_json(io.join(artifact_dir, METRICS_FILE)), metric, artifact_dir)
+    else:
+        log.info("challenger %s was evaluated on other data: re-evaluating it on the current lake", artifact_dir)
+        challenger_value = _reevaluate(settings, artifact_dir, metric)
+
+    champion = read_champion(settings)
+    decision = dict(metric=metric, tolerance=tolerance, challenger_run=challenger_run,
+                    challenger_value=challenger_value, artifact_dir=artifact_dir)
+    if champion is None:
+        result = GateDecision(deploy=True, reason="no champion yet", **decision)
+    elif champion["artifact_dir"] == artifact_dir:
+        result = GateDecision(deploy=True, reason="already the champion", champion_run=champion["run_id"],
+                              champion_value=challenger_value, **decision)
+    else:
+        champion_dir = champion["artifact_dir"]
+        reevaluated = _data_versions(champion_dir) != current_versions
+        if reevaluated:
+            champion_value = _reevaluate(settings, champion_dir, metric)
+        else:
+            champion_value = _valid_value(io.read_json(io.join(champion_dir, METRICS_FILE)), metric, champion_dir)
+        deploy = challenger_value >= champion_value - tolerance
+        comparison = ">=" if deploy else "<"
+        reason = (f"challenger {metric} {challenger_value:.4f} {comparison} champion {champion_value:.4f} "
+                  f"- tolerance {tolerance}")
+        result = GateDecision(deploy=deploy, reason=reason, champion_run=champion["run_id"],
+                              champion_value=champion_value, champion_reevaluated=reevaluated, **decision)
+
+    io.write_json(io.join(artifact_dir, GATE_FILE), {
+        **result.model_dump(mode="json"), "decided_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+    })
+    if result.deploy and (champion is None or champion["artifact_dir"] != artifact_dir):
+        io.write_json(champion_url(settings), {
+            "run_id": challenger_run, "artifact_dir": artifact_dir, "metric": metric, "value": challenger_value,
+            "data_versions": current_versions, "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        })
+    log.info("gate %s: %s (%s)", artifact_dir, "deploy" if result.deploy else "keep champion", result.reason)
+    return result

@@ -1,0 +1,83 @@
+"""The train -> evaluate -> gate stages on a real lake, through the `recaug` CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recaug import io
+from recaug.cli import main
+from recaug.data.config import SynthConfig
+from recaug.data.synth import generate_days
+from recaug.models.artifact import load_artifact
+
+TINY = ["model.hidden_size=32", "model.num_layers=1", "model.max_length=20", "train.epochs=3",
+        "train.batch_size=16", "train.num_threads=1", "train.prune_warmup_epochs=1"]
+
+
+@pytest.fixture
+def lake(settings):
+    """Curated tables, item text embeddings and augmented interactions of a small synthetic market."""
+    days = list(generate_days(SynthConfig(seed=5, n_users=120, n_items=80, n_interactions=4000, n_topics=4, n_days=8)))
+    interactions = pd.concat([d.interactions for d in days], ignore_index=True)
+    items = pd.concat([d.items for d in days], ignore_index=True)
+    io.write_parquet(interactions, settings.lake.interactions)
+    io.write_parquet(items, settings.lake.items)
+    rng = np.random.default_rng(0)
+    io.write_parquet(pd.DataFrame({
+        "item_id": items["item_id"], "embedding": list(rng.normal(size=(len(items), 16)).astype(np.float32)),
+        "encoder": "test-vectors", "encoder_version": "1", "content_hash": "x",
+    }), settings.lake.url("embeddings", "items.parquet"))
+    sample = interactions.sample(400, random_state=0)
+    io.write_parquet(pd.DataFrame({
+        "user_id": sample["user_id"].to_numpy(), "item_id": rng.choice(items["item_id"], len(sample)),
+        "timestamp": sample["timestamp"].to_numpy(), "source": "augmented", "confidence": 0.8,
+    }), settings.lake.url("augment", "interactions.parquet"))
+    return settings
+
+
+def run(settings, *args) -> int:
+    return main([*args, "--lake", settings.lake_root, *sum((["--set", s] for s in TINY), [])])
+
+
+def test_train_evaluate_gate_through_the_cli(lake, capsys):
+    assert run(lake, "train", "--run-id", "r1") == 0
+    result = json.loads(capsys.readouterr().out)
+    directory = lake.lake.url("models", "r1")
+    assert result["artifact_dir"] == directory and not result["skipped"]
+    for name in ("model.pt", "item_vocab.json", "params.json", "metrics.json", "data_versions.json",
+                 "training_curves.png", "test_metrics.png"):
+        assert io.exists(io.join(directory, name)), name
+    assert not io.exists(io.join(directory, "checkpoint.pt"))
+    metrics = io.read_json(io.join(directory, "metrics.json"))
+    assert metrics["test"]["overall"]["cases"] > 50 and "cold_items" in metrics["test"]
+    assert metrics["history"][-1]["pruned"] > 0  # augmented targets were denoised after the warm-up
+    assert set(io.read_json(io.join(directory, "data_versions.json"))) == {
+        "interactions", "items", "item_embeddings", "augmented"}
+    model, vocab, params = load_artifact(directory)
+    assert params["data"]["augmented_events"] > 0 and model.items.text.shape[1] == 16
+
+    assert run(lake, "train", "--run-id", "r1") == 0  # same inputs: nothing recomputed
+    assert json.loads(capsys.readouterr().out)["skipped"] is True
+
+    assert run(lake, "evaluate", "--run-id", "r1") == 0
+    evaluation = json.loads(capsys.readouterr().out)
+    assert evaluation["test"]["overall"]["ndcg@10"] == pytest.approx(metrics["test"]["overall"]["ndcg@10"])
+
+    assert run(lake, "gate", "--run-id", "r1") == 0
+    assert json.loads(capsys.readouterr().out)["deploy"] is True
+    assert io.read_json(lake.lake.url("models", "champion.json"))["run_id"] == "r1"
+
+
+def test_changed_parameters_refuse_to_overwrite_a_run(lake, capsys):
+    assert run(lake, "train", "--run-id", "r1") == 0
+    assert run(lake, "train", "--run-id", "r1", "--set", "train.seed=9") == 1
+    assert "trained on other inputs or parameters" in capsys.readouterr().err
+
+
+def test_missing_curated_data_is_a_clear_error(settings, capsys):
+    assert main(["train", "--lake", settings.lake_root, "--run-id", "x"]) == 1
+    assert "run `recaug ingest` first" in capsys.readouterr().err

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recaug.models.config import ModelConfig
+from recaug.models.fusion_sasrec import FusionSASRec
+from recaug.models.gru4rec import GRU4Rec
+from recaug.models.layers import ItemFeatures, log_bucket
+
+N = 30
+
+
+def features(num_items: int = N, text_dim: int = 8) -> ItemFeatures:
+    g = torch.Generator().manual_seed(0)
+    f = ItemFeatures.empty(num_items, text_dim, max_categories=2)
+    f.text = torch.randn(num_items + 1, text_dim, generator=g)
+    f.text[0] = 0
+    f.categories = torch.randint(1, 4, (num_items + 1, 2), generator=g)
+    f.num_categories = 3
+    f.brand = torch.randint(0, 3, (num_items + 1,), generator=g)
+    f.num_brands = 2
+    f.price_bucket = torch.randint(0, 5, (num_items + 1,), generator=g)
+    f.train_count = torch.randint(0, 50, (num_items + 1,), generator=g)
+    f.train_count[-1] = 0  # a cold item
+    return f
+
+
+def model(**overrides) -> FusionSASRec:
+    torch.manual_seed(0)
+    return FusionSASRec(ModelConfig(hidden_size=16, num_heads=2, max_length=10, **overrides), N, features()).eval()
+
+
+def batch():
+    history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5]])
+    times = torch.tensor([[0, 0, 1_000, 1_060, 5_000], [10, 20, 30, 40, 90_000]])
+    return history, times, torch.tensor([6_000, 100_000])
+
+
+def test_shapes_and_scoring_interface():
+    m = model()
+    history, times, now = batch()
+    user = m.user_vector(history, times, now)
+    items = m.item_matrix()
+    assert user.shape == (2, 16) and items.shape == (N + 1, 16)
+    assert torch.all(items[0] == 0)
+    assert torch.allclose(m.score(history, times, now), user @ items.T, atol=1e-6)
+
+
+def test_left_padding_does_not_change_the_user_vector():
+    m = model()
+    history, times, now = batch()
+    short = m.user_vector(history[:1, 2:], times[:1, 2:], now[:1])
+    padded = m.user_vector(history[:1], times[:1], now[:1])
+    longer_pad = m.user_vector(torch.nn.functional.pad(history[:1], (4, 0)), torch.nn.functional.pad(times[:1], (4, 0)), now[:1])
+    assert torch.allclose(short, padded, atol=1e-5) and torch.allclose(short, longer_pad, atol=1e-5)
+
+
+def test_attention_is_causal():
+    m = model()
+    history, times, _ = batch()
+    items = m.item_matrix()
+    hidden = m.encode(history, times, items)
+    changed = history.clone()
+    changed[:, -1] = 7
+    hidden_changed = m.encode(changed, times, items)
+    assert torch.allclose(hidden[:, :-1], hidden_changed[:, :-1], atol=1e-6)
+    assert not torch.allclose(hidden[:, -1], hidden_changed[:, -1])
+
+
+def test_time_changes_the_user_vector_only_when_enabled():
+    history, times, now = batch()
+    timed, untimed = model(), model(use_time=False)
+    for m, should_change in ((timed, True), (untimed, False)):
+        base = m.user_vector(history, times, now)
+        later = m.user_vector(history, times, now + 10_000_000)
+        assert (not torch.allclose(base, later)) == should_change
+
+
+def test_cold_items_are_built_from_content():
+    m = model()
+    cold = N  # train_count 0
+    before = m.item_matrix()[cold].clone()
+    m.items.text[cold] += 1.0
+    assert not torch.allclose(m.item_matrix()[cold], before)
+    # the frequency gate shrinks the ID part for cold items relative to popular ones
+    gate = torch.sigmoid(m.items.gate_scale * torch.log1p(m.items.train_count.float()) + m.items.gate_shift)
+    assert gate[cold] < gate[m.items.train_count.argmax()]
+    id_only = model(use_text=False, use_attributes=False)
+    assert torch.allclose(id_only.item_matrix(), id_only.items.id_embedding.weight)
+
+
+def test_id_dropout_only_in_training():
+    m = model(id_dropout=0.5)
+    assert torch.equal(m.item_matrix(), m.item_matrix())
+    m.train()
+    torch.manual_seed(1)
+    assert not torch.equal(m.item_matrix(), m.item_matrix())
+
+
+def test_log_buckets():
+    seconds = torch.tensor([-5, 0, 1, 3, 1_000_000_000_000])
+    assert log_bucket(seconds, 32).tolist() == [1, 1, 2, 3, 31]
+
+
+def test_gru4rec_scores_all_items():
+    torch.manual_seed(0)
+    m = GRU4Rec(ModelConfig(hidden_size=16, num_layers=1), N).eval()
+    history, times, now = batch()
+    assert m.score(history, times, now).shape == (2, N + 1)
+
+
+def test_hidden_size_must_split_into_heads():
+    with pytest.raises(ValueError, match="divisible"):
+        FusionSASRec(ModelConfig(hidden_size=10, num_heads=3), N, features())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", ["fusion", "gru4rec"])
+def test_onnx_export_with_dynamic_batch_and_length_matches_torch(tmp_path, model_type):
+    import numpy as np
+    import onnxruntime as ort
+
+    torch.set_num_threads(1)
+    m = model() if model_type == "fusion" else GRU4Rec(ModelConfig(hidden_size=16, num_layers=1), N).eval()
+
+    class Scores(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = m
+
+        def forward(self, history, timestamps, now):
+            return self.model.user_vector(history, timestamps, now) @ self.model.item_matrix().T
+
+    history, times, now = batch()
+    b, length = torch.export.Dim("batch"), torch.export.Dim("length")
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(Scores(), (history, times, now), str(path), dynamo=True,
+                      dynamic_shapes=({0: b, 1: length}, {0: b, 1: length}, {0: b}))
+    session = ort.InferenceSession(str(path))
+    names = [i.name for i in session.get_inputs()]
+    g = torch.Generator().manual_seed(3)
+    for size, steps in ((1, 3), (4, 17)):
+        h = torch.randint(0, N + 1, (size, steps), generator=g)
+        t = torch.sort(torch.randint(1, 10**9, (size, steps), generator=g), dim=1).values
+        n = t[:, -1] + 3600
+        onnx_scores = session.run(None, dict(zip(names, (h.numpy(), t.numpy(), n.numpy()))))[0]
+        with torch.inference_mode():
+            expected = Scores()(h, t, n).numpy()
+        assert np.abs(onnx_scores - expected).max() < 1e-4

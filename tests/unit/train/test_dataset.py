@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recaug.train.dataset import DatasetError, build_sequences
+
+
+def frame(rows, source="observed"):
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"], unit="s", utc=True)
+    df["source"] = source
+    df["confidence"] = 1.0
+    return df
+
+
+EVENTS = [
+    ("u1", "a", 10), ("u1", "b", 20), ("u1", "c", 20), ("u1", "d", 30), ("u1", "e", 40),
+    ("u2", "b", 5), ("u2", "a", 6),  # two events: fitted only
+    ("u3", "c", 1), ("u3", "a", 2), ("u3", "b", 3),
+]
+
+
+def test_leave_one_out_keeps_ties_in_input_order_and_holds_out_last_two():
+    data = build_sequences(frame(EVENTS))
+    assert data.vocab == [None, "a", "b", "c", "d", "e"]
+    u1 = data.users.index("u1")
+    assert [data.vocab[i] for i in data.user_items[u1]] == ["a", "b", "c", "d", "e"]
+    assert data.fit_end.tolist() == [3, 2, 1]  # u1, u2, u3
+    assert len(data.valid) == len(data.test) == 2  # u2 has too few events
+    row = list(data.test.users).index(u1)
+    assert data.vocab[data.test.targets[row]] == "e"
+    assert [data.vocab[i] for i in data.test.histories[row]] == ["a", "b", "c", "d"]
+    assert data.test.now[row] == 40
+    assert data.vocab[data.valid.targets[list(data.valid.users).index(u1)]] == "d"
+    # counts only from fitted events: u1 a,b,c + u2 b,a + u3 c
+    assert data.train_counts.tolist() == [0, 2, 2, 2, 0, 0]
+
+
+def test_temporal_split_tests_first_event_after_cut():
+    data = build_sequences(frame(EVENTS), split="temporal", temporal_cut_quantile=0.8)
+    # sorted times: 1 2 3 5 6 10 20 20 30 40 -> the cut snaps to the 9th event (t=30)
+    u1 = data.users.index("u1")
+    assert data.fit_end[u1] == 2 and len(data.test) == 1
+    assert data.vocab[data.test.targets[0]] == "d"
+    assert [data.vocab[i] for i in data.test.histories[0]] == ["a", "b", "c"]
+    assert data.vocab[data.valid.targets[list(data.valid.users).index(u1)]] == "c"
+
+
+def test_training_windows_use_every_fitted_event_once_as_target():
+    rows = [("u", f"i{k:02d}", k) for k in range(12)]
+    data = build_sequences(frame(rows))  # 10 fitted events -> 9 targets
+    windows = data.training_windows(max_length=4)
+    targets = windows.targets[windows.targets > 0]
+    assert sorted(targets.tolist()) == list(range(2, 11))
+    assert len(windows) == 3
+    # each target's input is the event just before it, and time is the target's own time
+    last = windows.inputs[:, -1], windows.targets[:, -1]
+    assert all(t == i + 1 for i, t in zip(*last))
+    newest = data.training_windows(max_length=4, windows_per_user=1)
+    assert len(newest) == 1 and newest.targets[0].tolist() == [7, 8, 9, 10]
+
+
+def test_augmented_rows_are_weighted_flagged_and_never_leak_eval_targets():
+    augmented = frame([("u1", "e", 15), ("u1", "c", 99), ("ghost", "a", 1)], source="augmented")
+    augmented["confidence"] = [0.9, 0.5, 1.0]
+    data = build_sequences(frame(EVENTS), augmented=augmented)
+    u1 = data.users.index("u1")
+    items, times, confidence = data.augmented[u1]
+    assert [data.vocab[i] for i in items] == ["c"]  # "e" is u1's test target; ghost is unknown
+    assert times.tolist() == [29]  # moved before u1's validation event at t=30
+    windows = data.training_windows(max_length=10, augmented_weight=0.5)
+    flagged = windows.augmented & (windows.targets > 0)
+    assert flagged.sum() == 1
+    assert windows.weights[flagged].tolist() == [pytest.approx(0.25)]
+    assert data.training_windows(max_length=10).augmented.sum() == 0
+
+
+def test_item_attributes_and_text_are_indexed_by_vocabulary():
+    items = pd.DataFrame({
+        "item_id": ["a", "b", "c"], "title": ["A", "B", "C"], "categories": ["x|y", "y", None],
+        "brand": ["p", None, "q"], "price": [1.0, 5.0, np.nan],
+    })
+    embeddings = pd.DataFrame({"item_id": ["b", "a"], "embedding": [[0.0, 1.0], [1.0, 0.0]]})
+    data = build_sequences(frame(EVENTS), items, embeddings, price_buckets=2)
+    a, b, c = (data.vocab.index(x) for x in "abc")
+    assert data.text[a].tolist() == [1.0, 0.0] and data.text[b].tolist() == [0.0, 1.0]
+    assert data.text[c].tolist() == [0.0, 0.0]
+    assert data.categories[a][:2].tolist() == [1, 2] and data.categories[b][0] == 2
+    assert data.brand[a] == 1 and data.brand[b] == 0 and data.brand[c] == 2
+    assert data.price_bucket[a] == 1 and data.price_bucket[b] == 2 and data.price_bucket[c] == 0
+
+
+def test_bad_inputs_raise_readable_errors():
+    with pytest.raises(DatasetError, match="empty"):
+        build_sequences(frame([]))
+    bad = pd.DataFrame({"item_id": ["a", "b"], "embedding": [[1.0], [1.0, 2.0]]})
+    with pytest.raises(DatasetError, match="embeddings/items.parquet.*mixed lengths"):
+        build_sequences(frame(EVENTS), item_embeddings=bad)
+    with pytest.raises(DatasetError, match="unknown split"):
+        build_sequences(frame(EVENTS), split="random")

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recaug import io
+from recaug.errors import RecaugError
+from recaug.models.artifact import model_params, save_artifact
+from recaug.models.fusion_sasrec import FusionSASRec
+from recaug.train.dataset import build_sequences
+from recaug.train.evaluate import evaluate_recommender
+from recaug.train.gate import gate, read_champion
+from recaug.train.run import data_versions
+
+
+@pytest.fixture
+def lake_with_data(settings, market):
+    interactions, items, _ = market
+    io.write_parquet(interactions, settings.lake.interactions)
+    io.write_parquet(items, settings.lake.items)
+    return settings
+
+
+def make_artifact(settings, run_id, valid_ndcg, tiny_model_config, versions=None, vocab=None, seed=0):
+    data = build_sequences(io.read_parquet(settings.lake.interactions), io.read_parquet(settings.lake.items))
+    vocab = vocab or data.vocab
+    torch.manual_seed(seed)
+    model = FusionSASRec(tiny_model_config, len(vocab) - 1)
+    directory = settings.lake.url("models", run_id)
+    metrics = {"valid": {"overall": {"ndcg@10": valid_ndcg}}, "test": {"overall": {}}}
+    save_artifact(directory, model, vocab, model_params(model, {"run_id": run_id}), metrics,
+                  versions if versions is not None else data_versions(settings))
+    return directory, model, data
+
+
+def gate_record(directory):
+    return io.read_json(io.join(directory, "gate.json"))
+
+
+def test_first_model_becomes_champion(lake_with_data, tiny_model_config):
+    directory, _, _ = make_artifact(lake_with_data, "run-1", 0.10, tiny_model_config)
+    decision = gate(lake_with_data, directory)
+    assert decision.deploy and decision.reason == "no champion yet"
+    assert read_champion(lake_with_data)["run_id"] == "run-1"
+    assert gate_record(directory)["challenger_value"] == 0.10
+
+
+def test_worse_challenger_is_rejected_and_champion_kept(lake_with_data, tiny_model_config):
+    champion_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.10, tiny_model_config)
+    gate(lake_with_data, champion_dir)
+    worse_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.09, tiny_model_config)
+    decision = gate(lake_with_data, worse_dir)
+    assert not decision.deploy
+    assert (decision.challenger_value, decision.champion_value) == (0.09, 0.10)
+    assert read_champion(lake_with_data)["run_id"] == "run-1"
+    record = gate_record(worse_dir)
+    assert record["deploy"] is False and record["champion_run"] == "run-1" and record["champion_value"] == 0.10
+
+
+def test_challenger_within_tolerance_is_promoted(lake_with_data, tiny_model_config):
+    champion_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.100, tiny_model_config)
+    gate(lake_with_data, champion_dir)
+    close_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.099, tiny_model_config)  # tolerance 0.002
+    assert gate(lake_with_data, close_dir).deploy
+    assert read_champion(lake_with_data)["run_id"] == "run-2"
+    assert gate(lake_with_data, close_dir).reason == "already the champion"
+
+
+def test_champion_from_other_data_is_reevaluated_on_the_challengers_data(lake_with_data, tiny_model_config):
+    data = build_sequences(io.read_parquet(lake_with_data.lake.interactions), io.read_parquet(lake_with_data.lake.items))
+    older_vocab = data.vocab[:-1]  # the champion never saw the newest item
+    champion_dir, champion, _ = make_artifact(lake_with_data, "run-1", 0.99, tiny_model_config,
+                                              versions={"interactions": "older-data"}, vocab=older_vocab, seed=1)
+    io.write_json(lake_with_data.lake.url("models", "champion.json"), {"run_id": "run-1", "artifact_dir": champion_dir})
+    challenger_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.0, tiny_model_config)
+    decision = gate(lake_with_data, challenger_dir)
+    assert decision.champion_reevaluated
+    from recaug.train.evaluate import VocabularyAdapter
+
+    expected = evaluate_recommender(VocabularyAdapter(champion.eval(), older_vocab, data.vocab), data.valid, data,
+                                    lake_with_data.train, tiny_model_config.max_length)["overall"]["ndcg@10"]
+    assert decision.champion_value == pytest.approx(expected)
+    assert decision.champion_value != 0.99  # the stored number from other data was not used
+
+
+def test_gate_needs_a_trained_artifact(lake_with_data, tmp_path):
+    with pytest.raises(RecaugError, match="missing metrics.json"):
+        gate(lake_with_data, str(tmp_path / "nothing"))
