@@ -1,10 +1,92 @@
-"""Configuration of the Triton deploy target."""
+"""Configuration of serving: the Triton target, the model it serves and the gateway.
+
+The target is chosen by `type` (the way Feast picks an online store):
+`local` runs the tritonserver binary bundled in nvidia-pytriton on this machine,
+`remote` talks to an existing Triton (production, GPU nodes) by URL.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal, Union
+
 from pydantic import BaseModel, Field
+
+ModelFormat = Literal["python", "onnxruntime"]
+
+
+class LocalTritonConfig(BaseModel):
+    type: Literal["local"] = "local"
+    home: str | None = Field(
+        None, description="server folder (model repository, backends, log, state file); default <lake_root>/../triton"
+    )
+    serving_venv: str = Field(
+        ".venv-serving",
+        description="model environment (onnxruntime, numpy<2, nvidia-pytriton); relative paths are from the project root",
+    )
+    http_port: int = Field(0, ge=0, description="HTTP port on 127.0.0.1; 0 picks a free port at start")
+    grpc_port: int = Field(0, ge=0, description="gRPC port on 127.0.0.1; 0 picks a free port at start")
+    metrics_port: int = Field(0, ge=0, description="metrics port on 127.0.0.1; 0 picks a free port at start")
+    start_timeout_s: float = Field(60.0, gt=0, description="how long `serve triton start` waits for readiness")
+    stop_timeout_s: float = Field(30.0, gt=0, description="grace period after SIGTERM before SIGKILL")
+    model_format: ModelFormat = Field(
+        "python", description="python: python-backend model running onnxruntime (the bundled binary has no ORT backend)"
+    )
+
+
+class RemoteTritonConfig(BaseModel):
+    type: Literal["remote"] = "remote"
+    url: str = Field("127.0.0.1:8000", description="host:port of Triton's HTTP endpoint")
+    grpc_url: str | None = Field(None, description="host:port of Triton's gRPC endpoint (benchmarks, clients)")
+    model_format: ModelFormat = Field(
+        "onnxruntime", description="onnxruntime: platform onnxruntime_onnx (production); python: python-backend model"
+    )
+
+
+TritonTargetConfig = Annotated[Union[LocalTritonConfig, RemoteTritonConfig], Field(discriminator="type")]
+
+
+class ServedModelConfig(BaseModel):
+    """What goes into config.pbtxt."""
+
+    max_batch_size: int = Field(64, ge=1, description="largest batch Triton forms or accepts")
+    dynamic_batching: bool = Field(True, description="let Triton merge concurrent requests into one batch")
+    max_queue_delay_us: int = Field(200, ge=0, description="how long a request may wait for others to batch with")
+    preferred_batch_sizes: list[int] = Field(
+        [8, 16],
+        description="batch sizes the dynamic batcher aims for; on CPU onnxruntime is cheapest per request "
+        "around 8-16 histories (bench/bench_serving.py), GPUs prefer larger",
+    )
+    instances: int = Field(1, ge=1, description="model instances (python-backend processes / ORT sessions)")
+    instance_kind: Literal["cpu", "gpu"] = Field(
+        "cpu", description="instance group kind for the onnxruntime platform (gpu on production GPU nodes)"
+    )
+    onnx_threads: int = Field(1, ge=1, description="onnxruntime intra-op threads per python-backend instance")
+    versions_loaded: int = Field(1, ge=1, description="versions Triton keeps loaded (version_policy latest N)")
+
+
+class GatewayConfig(BaseModel):
+    host: str = Field("127.0.0.1", description="address the recommendation gateway binds")
+    port: int = Field(8080, ge=0, description="gateway port (`recaug serve gateway --port` overrides)")
+    artifact_dir: str | None = Field(
+        None, description="model artifact whose vocabulary/titles to use; default: the one last deployed"
+    )
+    default_k: int = Field(10, ge=1, description="items returned when the request has no k")
+    triton_timeout_s: float = Field(2.0, gt=0, description="connect + read timeout of one Triton call")
+    features_timeout_s: float = Field(2.0, gt=0, description="timeout of one online feature lookup")
+    mmr_candidates: int = Field(
+        0, ge=0, description="candidates re-ranked by MMR when diversity > 0 (0 = all K from the model)"
+    )
+    popular_window_days: int = Field(
+        30, ge=1, description="cold-start answer: most interacted items over this many days before the newest event"
+    )
 
 
 class DeployConfig(BaseModel):
     enabled: bool = Field(True, description="push an approved model to Triton")
-    model_name: str = "recaug_seq"
+    model_name: str = Field("recaug_seq", description="model name in Triton's repository")
+    target: TritonTargetConfig = Field(LocalTritonConfig(), description="where the model is served (type: local|remote)")
+    served: ServedModelConfig = Field(ServedModelConfig(), description="config.pbtxt settings")
+    ready_timeout_s: float = Field(60.0, gt=0, description="how long a loaded version may take to become ready")
+    smoke_tolerance: float = Field(1e-4, gt=0, description="largest |score difference| from export.json's reference")
+    keep_versions: int = Field(3, ge=1, description="version folders kept in a local repository (older are pruned)")
+    gateway: GatewayConfig = Field(GatewayConfig(), description="the recommendation gateway (`recaug serve gateway`)")

@@ -1,0 +1,388 @@
+"""Serving latency and throughput: Triton (HTTP, gRPC, with/without dynamic batching),
+in-process onnxruntime and torch eager, and the recommendation gateway end to end.
+
+A real FusionSASRec (default ModelConfig, random weights) over a 10,000-item catalogue
+is exported with recaug.export.onnx.export() (top-20) and deployed with
+recaug.deploy.deploy.deploy() to the bundled tritonserver twice: `bench_batched`
+(dynamic batching) and `bench_unbatched`. Requests carry 50-event histories. The
+gateway reads user histories from a real Feast SQLite store built by recaug.features
+from a synthetic marketplace (2,000 users) and runs under uvicorn on 127.0.0.1.
+
+    .venv/bin/python bench/bench_serving.py [--duration 60] [--window 5] [--requests 400]
+
+Prints a Markdown table and writes bench/results/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+N_ITEMS, N_USERS, LENGTH, TOP_K = 10_000, 2_000, 50, 20
+TARGETS = {"triton_http_p99_ms_batch1": 1.5, "batching_speedup_32_clients": 2.0, "gateway_p99_ms": 10.0}
+
+
+def percentiles(samples_s: list[float]) -> dict[str, float]:
+    values = np.asarray(samples_s) * 1e3
+    return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
+            "mean_ms": float(values.mean()), "n": int(values.size)}
+
+
+def requests_batch(batch: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    now = 1_760_000_000
+    gaps = rng.integers(60, 86_400, size=(batch, LENGTH))
+    timestamps = now - 3_600 - np.cumsum(gaps[:, ::-1], axis=1)[:, ::-1]
+    return {"history": rng.integers(1, N_ITEMS + 1, size=(batch, LENGTH)).astype(np.int64),
+            "timestamps": timestamps.astype(np.int64), "now": np.full((batch,), now, dtype=np.int64)}
+
+
+def build_settings(root: Path):
+    from recaug.settings import load_settings
+
+    settings = load_settings({
+        "lake_root": str(root / "lake"),
+        "export": {"top_k": TOP_K, "parity_batch_sizes": [1, 32], "parity_lengths": [1, LENGTH]},
+        "features": {"embedding_dim": 32, "include_augmented": False},
+        "deploy": {"target": {"type": "local", "home": str(root / "triton")},
+                   "served": {"max_batch_size": 64, "max_queue_delay_us": 200}},
+    })
+    settings.lake.ensure()
+    return settings
+
+
+def write_marketplace(settings, items: list[str]) -> None:
+    from recaug import io
+
+    rng = np.random.default_rng(0)
+    n_events = N_USERS * 30
+    start = pd.Timestamp("2026-06-01", tz="UTC")
+    popularity = 1.0 / np.arange(1, N_ITEMS + 1) ** 0.8
+    interactions = pd.DataFrame({
+        "user_id": [f"user-{u}" for u in rng.integers(0, N_USERS, n_events)],
+        "item_id": np.asarray(items)[rng.choice(N_ITEMS, n_events, p=popularity / popularity.sum())],
+        "timestamp": start + pd.to_timedelta(np.sort(rng.uniform(0, 20 * 86_400, n_events)).round(), unit="s"),
+        "event_type": "click", "source": "observed", "confidence": 1.0,
+    }).drop_duplicates(["user_id", "item_id", "timestamp"])
+    catalogue = pd.DataFrame({"item_id": items, "title": [f"Product {i}" for i in items],
+                              "categories": [f"cat{i % 40}" for i in range(N_ITEMS)], "first_seen": start})
+    embeddings = pd.DataFrame({"item_id": items, "embedding": list(rng.normal(size=(N_ITEMS, 32)).astype(np.float32)),
+                               "encoder": "bench", "encoder_version": "1", "content_hash": "h"})
+    io.write_parquet(interactions, settings.lake.interactions)
+    io.write_parquet(catalogue, settings.lake.items)
+    io.write_parquet(embeddings, settings.lake.url("embeddings", "items.parquet"))
+
+
+def export_model(settings, items: list[str]) -> str:
+    import torch
+
+    from recaug.export.onnx import export
+    from recaug.models.artifact import build_model, model_params, save_artifact
+    from recaug.models.config import ModelConfig
+
+    torch.manual_seed(0)
+    model = build_model("fusion_sasrec", ModelConfig(), N_ITEMS)
+    artifact = settings.lake.url("models", "bench")
+    save_artifact(artifact, model, [None, *items], model_params(model))
+    result = export(settings, artifact)
+    logging.info("exported: worst parity %.2e over %d checks", result.max_abs_score_diff, len(result.parity))
+    return artifact
+
+
+def deploy_as(settings, artifact: str, name: str, batching: bool):
+    from recaug.deploy.deploy import deploy
+
+    variant = settings.model_copy(deep=True)
+    variant.deploy.model_name = name
+    variant.deploy.served.dynamic_batching = batching
+    return deploy(variant, artifact)
+
+
+def http_latency(url: str, name: str, inputs: dict, repeats: int) -> dict:
+    from recaug.deploy.client import infer_http, triton_client
+
+    with triton_client(url) as client:
+        for _ in range(20):
+            infer_http(client, name, inputs)
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            infer_http(client, name, inputs)
+            samples.append(time.perf_counter() - start)
+    return percentiles(samples)
+
+
+def grpc_inputs(module, inputs: dict) -> list:
+    tensors = []
+    for key in ("history", "timestamps", "now"):
+        value = inputs[key] if key != "now" else inputs[key].reshape(-1, 1)
+        tensor = module.InferInput(key, list(value.shape), "INT64")
+        tensor.set_data_from_numpy(value)
+        tensors.append(tensor)
+    return tensors
+
+
+def grpc_latency(url: str, name: str, inputs: dict, repeats: int) -> dict:
+    import tritonclient.grpc as grpc
+
+    client = grpc.InferenceServerClient(url)
+    tensors = grpc_inputs(grpc, inputs)
+    for _ in range(20):
+        client.infer(name, tensors)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        client.infer(name, tensors)
+        samples.append(time.perf_counter() - start)
+    client.close()
+    return percentiles(samples)
+
+
+async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
+    """`clients` concurrent callers, each sending its next request when the last one returns."""
+    import tritonclient.grpc as grpc
+    import tritonclient.grpc.aio as aio
+
+    client = aio.InferenceServerClient(url)
+    tensors = [grpc_inputs(grpc, requests_batch(1, seed)) for seed in range(64)]
+    done, errors, latencies = 0, 0, []
+    first_error = ""
+    stop_at = time.perf_counter() + seconds
+
+    async def caller(index: int):
+        nonlocal done, errors, first_error
+        turn = index
+        while time.perf_counter() < stop_at:
+            start = time.perf_counter()
+            try:
+                await client.infer(name, tensors[turn % len(tensors)], client_timeout=10.0)
+                done += 1
+                latencies.append(time.perf_counter() - start)
+            except Exception as exc:  # counted, not fatal: the soak test reports them
+                errors += 1
+                first_error = first_error or str(exc)[:200]
+            turn += clients
+
+    began = time.perf_counter()
+    await asyncio.gather(*(caller(i) for i in range(clients)))
+    elapsed = time.perf_counter() - began
+    await client.close()
+    return {"clients": clients, "seconds": elapsed, "requests": done, "errors": errors,
+            "throughput_rps": done / elapsed, **percentiles(latencies or [0.0]), "first_error": first_error}
+
+
+def closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
+    return asyncio.run(_closed_loop(url, name, clients, seconds))
+
+
+def interleaved(url: str, names: tuple[str, ...], clients: int, seconds: float, rounds: int) -> dict[str, dict]:
+    """Alternate short windows between models so that load from other processes on the
+    machine hits every model alike; returns the pooled result per model."""
+    pooled: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            pooled[name].append(closed_loop(url, name, clients, seconds / rounds))
+    merged = {}
+    for name, parts in pooled.items():
+        elapsed, done = sum(p["seconds"] for p in parts), sum(p["requests"] for p in parts)
+        merged[name] = {"clients": clients, "seconds": elapsed, "requests": done,
+                        "errors": sum(p["errors"] for p in parts), "throughput_rps": done / elapsed,
+                        "p99_ms": max(p["p99_ms"] for p in parts), "p50_ms": float(np.median([p["p50_ms"] for p in parts]))}
+    return merged
+
+
+def in_process(artifact: str, inputs: dict, repeats: int) -> dict:
+    import onnxruntime as ort
+    import torch
+
+    from recaug.export.model import top_k_module
+    from recaug.models.artifact import load_artifact
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(f"{artifact}/model.onnx", options, providers=["CPUExecutionProvider"])
+    model, _, params = load_artifact(artifact)
+    module = top_k_module(model, TOP_K, True, params["model"]["max_length"])
+    torch.set_num_threads(1)
+    tensors = [torch.from_numpy(inputs[k]) for k in ("history", "timestamps", "now")]
+
+    def timed(call):
+        for _ in range(10):
+            call()
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - start)
+        return percentiles(samples)
+
+    def eager():
+        with torch.inference_mode():
+            module(*tensors)
+
+    return {"onnxruntime": timed(lambda: session.run(None, inputs)), "torch_eager": timed(eager)}
+
+
+def gateway_latency(settings, repeats: int) -> dict:
+    import httpx
+    import uvicorn
+
+    from recaug.features.build import build_features
+    from recaug.features.store import apply_definitions, materialize
+    from recaug.serving_gateway.app import create_app
+
+    build_features(settings)
+    apply_definitions(settings)
+    materialize(settings)
+    gateway_settings = settings.model_copy(deep=True)
+    gateway_settings.deploy.model_name = "bench_unbatched"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    users = [f"user-{i}" for i in range(N_USERS)]
+    results = {}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for label, params in (("k10", {"k": 10}), ("k10_mmr", {"k": 10, "diversity": 0.3})):
+                samples, statuses, parts = [], {}, {}
+                for i in range(repeats + 20):
+                    start = time.perf_counter()
+                    response = client.get("/recommend", params={"user_id": users[i % N_USERS], **params})
+                    if i >= 20:
+                        samples.append(time.perf_counter() - start)
+                        for entry in filter(None, response.headers.get("server-timing", "").split(", ")):
+                            name, duration = entry.split(";dur=")
+                            parts.setdefault(name, []).append(float(duration))
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                breakdown = {name: float(np.median(values)) for name, values in parts.items()}
+                results[label] = {**percentiles(samples), "statuses": statuses, "median_parts_ms": breakdown}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of the 32-client soak run")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds per throughput measurement")
+    parser.add_argument("--requests", type=int, default=400, help="sequential requests per latency measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations between models per throughput window")
+    args = parser.parse_args()
+
+    from recaug.deploy.server import LocalTritonServer
+    from recaug.logs import configure_logging
+
+    configure_logging()
+    import torch
+
+    torch.set_num_threads(2)
+    results: dict = {"catalogue_items": N_ITEMS, "history_length": LENGTH, "top_k": TOP_K, "args": vars(args),
+                     "load_average_before": os.getloadavg(), "cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        settings = build_settings(Path(tmp))
+        items = [f"sku-{i:05d}" for i in range(N_ITEMS)]
+        write_marketplace(settings, items)
+        artifact = export_model(settings, items)
+        server = LocalTritonServer.from_settings(settings)
+        state = server.start()
+        try:
+            deploy_as(settings, artifact, "bench_batched", batching=True)
+            deploy_as(settings, artifact, "bench_unbatched", batching=False)
+            latency = {}
+            for batch in (1, 32):
+                inputs = requests_batch(batch, seed=batch)
+                latency[f"triton_http_b{batch}"] = http_latency(state.http_url, "bench_unbatched", inputs, args.requests)
+                latency[f"triton_grpc_b{batch}"] = grpc_latency(state.grpc_url, "bench_unbatched", inputs, args.requests)
+                for kind, value in in_process(artifact, inputs, args.requests).items():
+                    latency[f"{kind}_b{batch}"] = value
+            results["latency"] = latency
+            throughput = {}
+            for clients in (1, 8, 32):
+                pair = interleaved(state.grpc_url, ("bench_unbatched", "bench_batched"), clients, args.window, args.rounds)
+                for name, result in pair.items():
+                    throughput[f"{name}_c{clients}"] = result
+                    logging.info("%s with %d clients: %.0f req/s", name, clients, result["throughput_rps"])
+            results["throughput"] = throughput
+            results["gateway"] = gateway_latency(settings, args.requests)
+            results["soak"] = closed_loop(state.grpc_url, "bench_batched", 32, args.duration)
+        finally:
+            server.stop()
+
+    results["load_average_after"] = os.getloadavg()
+    speedup = throughput["bench_batched_c32"]["throughput_rps"] / throughput["bench_unbatched_c32"]["throughput_rps"]
+    results["checks"] = {
+        "triton_http_p99_ms_batch1": {"value": latency["triton_http_b1"]["p99_ms"],
+                                      "target": TARGETS["triton_http_p99_ms_batch1"], "pass": None},
+        "batching_speedup_32_clients": {"value": speedup, "target": TARGETS["batching_speedup_32_clients"], "pass": None},
+        "gateway_p99_ms": {"value": results["gateway"]["k10"]["p99_ms"], "target": TARGETS["gateway_p99_ms"],
+                           "pass": None},
+        "soak_errors": {"value": results["soak"]["errors"], "target": 0, "pass": results["soak"]["errors"] == 0},
+    }
+    for key in ("triton_http_p99_ms_batch1", "gateway_p99_ms"):
+        results["checks"][key]["pass"] = results["checks"][key]["value"] <= results["checks"][key]["target"]
+    results["checks"]["batching_speedup_32_clients"]["pass"] = speedup >= TARGETS["batching_speedup_32_clients"]
+
+    print("\n| path | batch | p50 ms | p99 ms | vs ORT in-process (p50) |")
+    print("|---|---:|---:|---:|---:|")
+    for batch in (1, 32):
+        base = latency[f"onnxruntime_b{batch}"]["p50_ms"]
+        for kind in ("onnxruntime", "torch_eager", "triton_http", "triton_grpc"):
+            row = latency[f"{kind}_b{batch}"]
+            print(f"| {kind} | {batch} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['p50_ms'] / base:.1f}x |")
+    for label, row in results["gateway"].items():
+        print(f"| gateway /recommend {label} | 1 | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | "
+              f"{row['p50_ms'] / latency['onnxruntime_b1']['p50_ms']:.1f}x |")
+    for label, row in results["gateway"].items():
+        parts = ", ".join(f"{name} {value:.2f} ms" for name, value in row["median_parts_ms"].items())
+        print(f"\ngateway {label} median time per dependency: {parts} (rest: HTTP, FastAPI, re-ranking)")
+    print("\n| clients | no batching req/s | dynamic batching req/s | ratio | p99 ms (batched) |")
+    print("|---:|---:|---:|---:|---:|")
+    for clients in (1, 8, 32):
+        plain, batched = throughput[f"bench_unbatched_c{clients}"], throughput[f"bench_batched_c{clients}"]
+        print(f"| {clients} | {plain['throughput_rps']:.0f} | {batched['throughput_rps']:.0f} | "
+              f"{batched['throughput_rps'] / plain['throughput_rps']:.2f}x | {batched['p99_ms']:.2f} |")
+    soak = results["soak"]
+    print(f"\nsoak: {soak['clients']} clients for {soak['seconds']:.0f} s: {soak['requests']} requests, "
+          f"{soak['errors']} errors, {soak['throughput_rps']:.0f} req/s, p99 {soak['p99_ms']:.2f} ms")
+    print("\n| check | value | target | pass |")
+    print("|---|---:|---:|---|")
+    for key, check in results["checks"].items():
+        print(f"| {key} | {check['value']:.3f} | {check['target']} | {check['pass']} |")
+
+    out = ROOT / "bench" / "results" / "serving.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nload average before/after: {results['load_average_before']} / {results['load_average_after']} "
+          f"on {results['cpu_count']} CPUs (other processes on the machine inflate every number above)")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""tritonclient helpers shared by deploy, the gateway and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Iterator
+
+from recaug.errors import RecaugError
+
+
+class TritonUnavailable(RecaugError):
+    """Triton cannot be reached or did not answer in time."""
+
+
+@contextlib.contextmanager
+def triton_client(url: str, timeout_s: float = 30.0) -> Iterator[object]:
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(url, connection_timeout=timeout_s, network_timeout=timeout_s)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def wait_until_ready(client, name: str, version: int | None, timeout_s: float) -> bool:
+    """Poll readiness of one model version; False after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if client.is_model_ready(name, "" if version is None else str(version)):
+                return True
+        except Exception:  # connection hiccups while the server loads: keep polling until the deadline
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def infer_http(client, name: str, inputs: dict, version: int | None = None):
+    """One inference: history/timestamps [B, L], now [B] -> dict of numpy outputs."""
+    import numpy as np
+    import tritonclient.http as http
+
+    arrays = {
+        "history": np.ascontiguousarray(inputs["history"], dtype=np.int64),
+        "timestamps": np.ascontiguousarray(inputs["timestamps"], dtype=np.int64),
+        "now": np.ascontiguousarray(np.asarray(inputs["now"], dtype=np.int64).reshape(-1, 1)),
+    }
+    tensors = []
+    for key, value in arrays.items():
+        tensor = http.InferInput(key, list(value.shape), "INT64")
+        tensor.set_data_from_numpy(value)
+        tensors.append(tensor)
+    outputs = [http.InferRequestedOutput(n) for n in ("top_ids", "top_scores", "user_vector")]
+    result = client.infer(name, tensors, model_version="" if version is None else str(version), outputs=outputs)
+    return {n: result.as_numpy(n) for n in ("top_ids", "top_scores", "user_vector")}

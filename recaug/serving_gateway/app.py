@@ -1,0 +1,75 @@
+"""The recommendation gateway (FastAPI): GET /recommend, /healthz, /readyz.
+
+Run it with `recaug serve gateway --port P` (binds 127.0.0.1 by default), or under any
+ASGI server with `uvicorn --factory recaug.serving_gateway.app:app_from_environment`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+# Imported at module level: FastAPI resolves the endpoint annotations from these globals.
+# (The CLI imports this module only when `recaug serve gateway` runs.)
+from fastapi import FastAPI, HTTPException, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from recaug.serving_gateway.service import RecommendationService
+    from recaug.settings import Settings
+
+
+def create_app(settings: "Settings", artifact_dir: str | None = None,
+               service: "RecommendationService | None" = None) -> FastAPI:
+    from recaug.serving_gateway.service import Recommendation, RecommendationService, Unavailable
+
+    holder: dict[str, RecommendationService] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        holder["service"] = service or await run_in_threadpool(RecommendationService, settings, artifact_dir)
+        try:
+            yield
+        finally:
+            holder["service"].close()
+
+    app = FastAPI(title="recaug recommendation gateway", lifespan=lifespan)
+
+    @app.get("/recommend", response_model=Recommendation)
+    def recommend(
+        response: Response,
+        user_id: str = Query(..., min_length=1, max_length=256, description="the user to recommend for"),
+        k: int = Query(settings.deploy.gateway.default_k, ge=1, description="number of items"),
+        diversity: float = Query(0.0, ge=0.0, le=1.0, description="MMR trade-off: 0 = model order, 1 = most diverse"),
+    ):
+        current = holder["service"]
+        if k > current.top_k:
+            raise HTTPException(422, detail=f"k={k} exceeds the model's top_k={current.top_k}")
+        timings: dict[str, float] = {}
+        try:
+            answer = current.recommend(user_id, k, diversity, timings=timings)
+        except Unavailable as exc:
+            raise HTTPException(503, detail=str(exc)) from exc
+        # per-dependency time, readable in browsers' dev tools and by load tests
+        response.headers["Server-Timing"] = ", ".join(f"{name};dur={value * 1e3:.3f}" for name, value in timings.items())
+        return answer
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        checks = holder["service"].readiness()
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """ASGI factory: settings from params.yaml and RECAUG_* variables."""
+    from recaug.settings import load_settings
+
+    return create_app(load_settings())

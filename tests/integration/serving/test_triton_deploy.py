@@ -1,0 +1,192 @@
+"""Deploy, roll back and serve on the real tritonserver binary."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from recaug.deploy.deploy import DeployFailed, deploy, list_records, live_record
+from recaug.export.onnx import load_export
+
+from serving_helpers import corrupt_copy, make_exported_artifact
+
+pytestmark = pytest.mark.slow
+ITEMS = [f"sku-{i}" for i in range(1, 41)]
+
+
+@pytest.fixture(scope="module")
+def artifacts(serving_settings, serving_root):
+    return {
+        "v1": make_exported_artifact(serving_settings, serving_root / "models" / "run-1", ITEMS, seed=1),
+        "v2": make_exported_artifact(serving_settings, serving_root / "models" / "run-2", ITEMS, seed=2),
+    }
+
+
+def _infer(triton, name, document, version=""):
+    from recaug.deploy.client import infer_http, triton_client
+
+    with triton_client(triton.read_state().http_url) as client:
+        return infer_http(client, name, document["reference"], int(version) if version else None)
+
+
+def _expected(artifact):
+    reference = load_export(artifact)["reference"]
+    return np.asarray(reference["top_ids"]), np.asarray(reference["top_scores"], dtype=np.float32)
+
+
+def test_deploy_versions_roll_back_broken_models_and_keep_serving(triton, serving_settings, artifacts, serving_root):
+    settings, name = serving_settings, serving_settings.deploy.model_name
+
+    first = deploy(settings, artifacts["v1"])
+    assert (first.outcome, first.version, first.smoke.passed) == ("deployed", 1, True)
+    outputs = _infer(triton, name, load_export(artifacts["v1"]))
+    ids, scores = _expected(artifacts["v1"])
+    np.testing.assert_array_equal(outputs["top_ids"], ids)
+    np.testing.assert_allclose(outputs["top_scores"], scores, atol=1e-5)
+
+    assert deploy(settings, artifacts["v1"]).outcome == "unchanged"  # same model hash: no-op
+    assert len(list_records(settings, name)) == 1
+
+    second = deploy(settings, artifacts["v2"])
+    assert (second.outcome, second.version, second.previous_version) == ("deployed", 2, 1)
+    ids2, _ = _expected(artifacts["v2"])
+    served = _infer(triton, name, load_export(artifacts["v2"]))
+    np.testing.assert_array_equal(served["top_ids"], ids2)
+    assert not np.array_equal(ids2, ids)  # the two models really differ
+
+    broken = corrupt_copy(artifacts["v2"], serving_root / "models" / "broken", b"this is not an onnx model")
+    with pytest.raises(DeployFailed, match="rejected at candidate.*version 2 keeps serving"):
+        deploy(settings, broken)
+    np.testing.assert_array_equal(_infer(triton, name, load_export(artifacts["v2"]))["top_ids"], ids2)
+    assert live_record(settings).version == 2
+
+    # a valid model whose answers differ from its export.json reference fails the smoke test
+    liar = corrupt_copy(artifacts["v2"], serving_root / "models" / "liar",
+                        (serving_root / "models" / "run-1" / "model.onnx").read_bytes())
+    with pytest.raises(DeployFailed, match="smoke test failed"):
+        deploy(settings, liar)
+    np.testing.assert_array_equal(_infer(triton, name, load_export(artifacts["v2"]))["top_ids"], ids2)
+
+    records = list_records(settings, name)
+    assert [(r.version, r.outcome, r.stage) for r in records] == [
+        (1, "deployed", ""), (2, "deployed", ""), (3, "rejected", "candidate"), (4, "rejected", "candidate"),
+    ]
+    files = sorted(os.listdir(settings.lake.local("deploy", "records")))
+    assert files[0].endswith("-v1.json") and files[-1].endswith("-v4.json")
+    stored = json.loads((settings.lake.local("deploy", "records") / files[0]).read_text())
+    assert stored["model_sha256"] == first.model_sha256 and stored["smoke"]["passed"] is True
+
+    # no staging model is left loaded, and the repository holds only real versions
+    status = triton.status()
+    assert not [m for m in status.models if m["name"].endswith("__candidate")]
+    ready = {m.get("version") for m in status.models if m["name"] == name and m.get("state") == "READY"}
+    assert ready == {"2"}  # latest-1 policy: version 1 was unloaded
+    assert sorted(os.listdir(triton.repository / name)) == ["1", "2", "config.pbtxt"]
+
+
+def test_retract_after_a_failed_promote_restores_the_live_version(triton, serving_settings, artifacts):
+    """The promote-stage rollback: a newer version was loaded under the live name, then retracted."""
+    from recaug.deploy.client import triton_client, wait_until_ready
+    from recaug.deploy.local import LocalTarget
+    from recaug.deploy.repository import model_config, version_files
+
+    name = serving_settings.deploy.model_name
+    live = deploy(serving_settings, artifacts["v2"])  # live already: a no-op
+    target = LocalTarget.from_settings(serving_settings)
+    config = model_config(name, "python", serving_settings.deploy.served, 8, 16)
+    newer = max(target.repository.versions(name)) + 1
+    target.publish(name, newer, config, version_files(artifacts["v1"], "python"))
+    with triton_client(target.http_url) as client:
+        assert wait_until_ready(client, name, newer, 60)
+        target.retract(name, newer, (live.version, config, version_files(artifacts["v2"], "python")))
+        assert wait_until_ready(client, name, live.version, 60)
+        assert not client.is_model_ready(name, str(newer))
+    assert newer not in target.repository.versions(name)
+    ids2, _ = _expected(artifacts["v2"])
+    np.testing.assert_array_equal(_infer(triton, name, load_export(artifacts["v2"]))["top_ids"], ids2)
+
+
+def test_model_changed_after_export_is_refused_before_reaching_triton(triton, serving_settings, artifacts,
+                                                                      serving_root):
+    import shutil
+
+    tampered = serving_root / "models" / "tampered"
+    shutil.copytree(artifacts["v1"], tampered)
+    (tampered / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(DeployFailed, match="does not match the hash in export.json"):
+        deploy(serving_settings, str(tampered))
+
+
+def test_grpc_and_dynamic_batches_of_mixed_lengths(triton, serving_settings, artifacts):
+    """Concurrent requests with different history lengths are batched and padded by the model."""
+    import concurrent.futures
+
+    import tritonclient.grpc as grpc
+
+    from recaug.export.onnx import synthetic_requests
+    from recaug.export.model import top_k_module
+    from recaug.models.artifact import load_artifact
+
+    deploy(serving_settings, artifacts["v2"])  # live already (no-op) or re-deployed after test ordering changes
+    model, _, _ = load_artifact(artifacts["v2"])
+    module = top_k_module(model, 8, True, 20)
+    requests = [synthetic_requests(len(ITEMS), 2, length, seed=length) for length in (1, 3, 9, 15)] * 3
+
+    def call(inputs):
+        client = grpc.InferenceServerClient(triton.read_state().grpc_url)
+        tensors = []
+        for key in ("history", "timestamps", "now"):
+            value = inputs[key] if key != "now" else inputs[key].reshape(-1, 1)
+            tensor = grpc.InferInput(key, list(value.shape), "INT64")
+            tensor.set_data_from_numpy(value)
+            tensors.append(tensor)
+        result = client.infer(serving_settings.deploy.model_name, tensors)
+        client.close()
+        return result.as_numpy("top_ids"), result.as_numpy("top_scores")
+
+    import torch
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(call, requests))
+    for inputs, (ids, scores) in zip(requests, answers):
+        with torch.inference_mode():
+            t_ids, t_scores, _ = module(*(torch.from_numpy(inputs[k]) for k in ("history", "timestamps", "now")))
+        np.testing.assert_array_equal(ids, t_ids.numpy())
+        np.testing.assert_allclose(scores, t_scores.numpy(), atol=1e-4)
+
+
+def test_remote_target_pushes_files_through_the_repository_api(triton, serving_settings, artifacts):
+    """The `remote` target (no shared folder) against the same server, as another model name."""
+    settings = serving_settings.model_copy(deep=True)
+    settings.deploy.model_name = "recaug_remote"
+    settings.deploy.target = type(settings.deploy).model_fields["target"].annotation.__args__[1](
+        type="remote", url=triton.read_state().http_url, model_format="python")
+    record = deploy(settings, artifacts["v1"])
+    assert (record.outcome, record.version, record.target) == ("deployed", 1, f"remote:{settings.deploy.target.url}")
+    ids, _ = _expected(artifacts["v1"])
+    np.testing.assert_array_equal(_infer(triton, "recaug_remote", load_export(artifacts["v1"]))["top_ids"], ids)
+    assert not (triton.repository / "recaug_remote").exists()  # nothing was written to the server's folder
+    with pytest.raises(DeployFailed):
+        deploy(settings, corrupt_copy(artifacts["v2"], triton.home / "remote-broken", b"\x00" * 64))
+    np.testing.assert_array_equal(_infer(triton, "recaug_remote", load_export(artifacts["v1"]))["top_ids"], ids)
+
+
+def test_restart_serves_what_was_deployed_and_cli_reports_status(triton, serving_settings, capsys):
+    from recaug.cli import main
+
+    name = serving_settings.deploy.model_name
+    live = live_record(serving_settings)
+    triton.stop()
+    assert not triton.status().running
+    triton.start()
+    from recaug.deploy.client import triton_client, wait_until_ready
+
+    with triton_client(triton.read_state().http_url) as client:
+        assert wait_until_ready(client, name, live.version, 60)
+    args = ["--lake", serving_settings.lake_root]
+    assert main(["serve", "triton", "status", *args]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["ready"] and any(m["name"] == name and m["state"] == "READY" for m in status["models"])
