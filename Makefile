@@ -17,6 +17,10 @@ demo: venv
 test: venv
 	@$(WITH_VENV) $(PY) -m pytest $(PYTEST_ARGS)
 
+# Airflow standalone on 127.0.0.1 with the DAGs loaded (ARGS=stop|status).
+airflow: venv
+	@$(WITH_VENV) scripts/airflow.sh $(ARGS)
+
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 

@@ -4,6 +4,8 @@
 # The venv is rebuilt only when the lock file (or pyproject.toml) changed since the
 # last successful install, so repeated `make` calls cost nothing.
 set -euo pipefail
+# This machine's pip config lists local mirrors that may be absent; their warnings are noise.
+exec 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 venv="$1"; lock="$2"; editable="${3:-}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 candidate="${PYTHON:-$(command -v python3.11 || command -v python3)}"

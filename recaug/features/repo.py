@@ -13,6 +13,7 @@ import importlib
 import io as stdio
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -168,7 +169,32 @@ class FeastRepo:
     def open_store(self) -> "FeatureStore":
         from feast import FeatureStore
 
+        self.check_online_store()
         return FeatureStore(repo_path=str(self.state_dir), fs_yaml_file=self.render())
+
+    def check_online_store(self) -> None:
+        """Fail with words before Feast does: it reports an unset or URL-shaped Redis
+        address as KeyError('port') or a bad int. Never echoes the expanded value
+        (it may hold a password)."""
+        online = self.config.online_store
+        if not isinstance(online, RedisOnlineStoreConfig):
+            return
+        expected = "host:port[,db=N,password=...,ssl=true] (Feast's Redis connection string)"
+        expanded = os.path.expandvars(online.connection_string)
+        unset = re.findall(r"\$\{(\w+)\}", expanded)
+        if unset:
+            raise ConfigError(
+                f"features.online_store.connection_string {online.connection_string!r} reads ${unset[0]}, "
+                f"which is not set; export {unset[0]} as {expected}"
+            )
+        scheme = re.match(r"(\w+)://", expanded)
+        nodes = [part.strip() for part in expanded.split(",") if "=" not in part]
+        if scheme or not nodes or not all(re.fullmatch(r"[^:\s/]+:\d+", node) for node in nodes):
+            shape = f"is a {scheme.group(1)}:// URL" if scheme else "does not start with host:port"
+            raise ConfigError(
+                f"features.online_store.connection_string {online.connection_string!r} {shape} once expanded; "
+                f"expected {expected}, e.g. 127.0.0.1:6379,db=15"
+            )
 
 
 def _forget_modules(root: Path) -> None:
