@@ -69,13 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = Commands(subparsers, _common_options())
     for module_name in STAGE_CLI_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # stage not built yet
-            raise
-        module.register(commands)
+        importlib.import_module(module_name).register(commands)
     return parser
 
 

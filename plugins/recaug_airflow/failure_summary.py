@@ -1,0 +1,102 @@
+"""Failure callback: a readable `reports/<run>/failure.md` for whoever is on call.
+
+It says which task failed and why, which batches went to quarantine (with the rules
+they broke), which model keeps serving, and how to resume the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+log = logging.getLogger(__name__)
+
+
+def _rejections_section(lake, run_id: str) -> list[str]:
+    """The rules each rejected batch broke, from the validate task's record."""
+    from recaug.orchestrate.runs import read_records
+
+    ingest = next((r for r in read_records(lake, run_id) if r.task_id == "validate_ingest"), None)
+    if ingest is None or not isinstance(ingest.result, dict) or not ingest.result.get("rejected"):
+        return []
+    lines: list[str] = []
+    for name, report in zip(ingest.result["rejected"], ingest.result.get("reports", [])):
+        lines += [
+            f"### Batch `{report['batch']}` was moved to `quarantine/{name}/` (bytes unchanged)\n",
+            f"Report: `{lake.url('quarantine', name, 'report.json')}`"
+            + (f"; Great Expectations data docs: `{lake.url(*report['data_docs'].split('/'))}`" if report.get("data_docs") else ""),
+            "",
+            "| file | column | rule | rows broken | examples (row) |",
+            "|---|---|---|---|---|",
+        ]
+        for failure in report.get("failures", []):
+            rows = failure.get("unexpected_count")
+            rows = "" if rows is None else f"{rows} of {failure.get('element_count', '?')}"
+            examples = ", ".join(
+                f"{value} ({row})" for value, row in zip(failure.get("sample_values", []), failure.get("sample_rows", []) + [""] * 10)
+            )
+            rule = failure["rule"] + (f" (`{failure['expectation']}`)" if failure.get("expectation") else "")
+            detail = f" {failure['details']}" if failure.get("details") else ""
+            lines.append(f"| {failure['file']} | {failure.get('column') or ''} | {rule}{detail} | {rows} | {examples} |")
+        lines.append("")
+    return lines
+
+
+def _serving_section(lake) -> list[str]:
+    from recaug import io
+
+    champion_url = lake.url("models", "champion.json")
+    if not io.exists(champion_url):
+        return ["No champion model yet: nothing was serving before this run, and nothing was deployed."]
+    champion = io.read_json(champion_url)
+    return [
+        "Nothing downstream of the failed task ran, so the model that was serving keeps serving:",
+        "```json", json.dumps(champion, indent=2, default=str), "```",
+    ]
+
+
+def write_failure_summary(context) -> None:
+    """on_failure_callback of every nightly task. Never raises: a broken summary must
+    not hide the original failure."""
+    try:
+        _write(context)
+    except Exception:  # noqa: BLE001 - the callback reports, it must not fail
+        log.exception("could not write the failure summary")
+
+
+def _write(context) -> None:
+    from recaug import io
+    from recaug_airflow.stage_runner import settings_for
+
+    settings = settings_for(context)
+    lake = settings.lake
+    ti = context["ti"]
+    dag_run = context["dag_run"]
+    exception = context.get("exception")
+    batches = ti.xcom_pull(task_ids="find_batches") or []
+    lines = [
+        f"# Run `{settings.run_id}` failed at `{ti.task_id}`\n",
+        f"- DAG: `{dag_run.dag_id}`, Airflow run: `{dag_run.run_id}`",
+        f"- task: `{ti.task_id}` (try {ti.try_number}), failed at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
+        f"- batches of this run: {', '.join(f'`{b}`' for b in batches) or 'none'}\n",
+        "## Error\n",
+        "```",
+        f"{type(exception).__name__ if exception else 'unknown error'}: {exception}",
+        "```\n",
+    ]
+    rejections = _rejections_section(lake, settings.run_id)
+    if rejections:
+        lines += ["## Rejected data\n", *rejections]
+    lines += ["## What keeps serving\n", *_serving_section(lake), ""]
+    lines += [
+        "## How to resume\n",
+        "- Bad data: fix the source and land it as a new batch; the next run picks it up "
+        "(quarantined batches are never re-read).",
+        f"- Anything else: fix the cause, then clear `{ti.task_id}` (and downstream) in the UI, "
+        f"or `airflow tasks clear {dag_run.dag_id} -t '^{ti.task_id}$' -d`. Finished stages are "
+        "cached and are not recomputed.",
+    ]
+    target = lake.url("reports", settings.run_id, "failure.md")
+    io.write_text(target, "\n".join(lines) + "\n")
+    log.error("run %s failed at %s; summary in %s", settings.run_id, ti.task_id, target)

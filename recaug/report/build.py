@@ -1,0 +1,315 @@
+"""`build_report(settings, run_id)`: everything one run did, on one page.
+
+Reads only what the stages left in the lake (validation ledger, augmentation stats,
+the model artifact with metrics, gate and export records, deploy records, manifests)
+plus the per-task records the orchestrator wrote, so it works for Airflow runs and
+for runs driven by the CLI or DVC (then without task timings). Writes
+`reports/<run>/report.html` (self-contained, figures inlined), `report.md` (figures in
+`plots/`), and `metrics.json` + `plots/ranking.csv` for `dvc metrics/plots`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from recaug import io
+from recaug.orchestrate.runs import TaskRecord, read_records, read_run_info, run_timing
+from recaug.report import plots
+from recaug.report.document import Code, Figure, Section, Table, to_html, to_markdown
+
+log = logging.getLogger(__name__)
+
+SLICES = ("overall", "cold_items", "cold_users")
+HEADLINE = ("hr@10", "ndcg@10")
+
+
+class ReportResult(BaseModel):
+    run_id: str
+    html: str
+    markdown: str
+    metrics: str = Field(description="flat headline metrics for `dvc metrics show`")
+    sections: list[str]
+    timing: dict[str, Any] | None = None
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts as (dotted key, scalar) rows; long lists are summarised."""
+    if isinstance(value, dict):
+        rows: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            rows += flatten(item, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value) and len(value) <= 8:
+            return [(prefix, ", ".join(map(str, value)))]
+        return [(prefix, f"{len(value)} entries")]
+    return [(prefix, value)]
+
+
+def _read_json(url: str) -> Any:
+    return io.read_json(url) if io.exists(url) else None
+
+
+def _record(records: list[TaskRecord], task_id: str) -> TaskRecord | None:
+    return next((r for r in records if r.task_id == task_id), None)
+
+
+def artifact_dir_for(settings, run_id: str, records: list[TaskRecord]) -> str | None:
+    """The model this run trained: the train task's result, else models/<run>/."""
+    train = _record(records, "train")
+    if train and isinstance(train.result, dict) and train.result.get("artifact_dir"):
+        return train.result["artifact_dir"]
+    candidate = settings.lake.url("models", run_id)
+    return candidate if io.exists(candidate) else None
+
+
+def _validation_section(settings, records: list[TaskRecord]) -> Section:
+    section = Section("Data validation")
+    ingest = _record(records, "validate_ingest")
+    if ingest and isinstance(ingest.result, dict):
+        result = ingest.result
+        section.blocks.append(
+            f"This run: {len(result.get('accepted', []))} batch(es) accepted, {len(result.get('rejected', []))} "
+            f"rejected, {len(result.get('skipped', []))} already processed."
+        )
+        if result.get("curated_rows"):
+            section.blocks.append(Table(["curated table", "rows"], [[k, v] for k, v in sorted(result["curated_rows"].items())]))
+    ledger = _read_json(settings.lake.url("state", "batches.json"))
+    batches = (ledger or {}).get("batches", {})
+    if batches:
+        rows = [[name, b.get("status"), b.get("location"), b.get("failures", 0), b.get("processed_at")] for name, b in sorted(batches.items())]
+        section.blocks.append(Table(["batch", "status", "location", "rules broken", "processed at"], rows))
+    if not section.blocks:
+        section.blocks.append("No batches have been ingested into this lake.")
+    return section
+
+
+def _stats_section(title: str, url: str, missing: str) -> Section:
+    """Augmentation stats: one row per generation task (items, profiles, interactions)
+    when the stats are broken down that way, then the remaining scalars."""
+    data = _read_json(url)
+    if data is None:
+        return Section(title, [missing])
+    blocks: list = [f"From `{url}`."]
+    tasks = {k: v for k, v in data.items() if isinstance(v, dict) and "task" in v} if isinstance(data, dict) else {}
+    if tasks:
+        columns = [c for c in ("outputs", "generations", "cache_hits", "fallbacks", "template", "invalid_outputs",
+                               "tokens_in", "tokens_out", "seconds") if any(c in v for v in tasks.values())]
+        blocks.append(Table(["task", *columns], [[name, *[v.get(c) for c in columns]] for name, v in tasks.items()]))
+        data = {k: v for k, v in data.items() if k not in tasks}
+    blocks.append(Table(["statistic", "value"], [list(row) for row in flatten(data)]))
+    return Section(title, blocks)
+
+
+def _evaluation_slices(value: Any) -> dict[str, dict[str, float]] | None:
+    """{slice: {metric: value}} out of an evaluation block, whichever way it is nested."""
+    if not isinstance(value, dict):
+        return None
+    if "test" in value and isinstance(value["test"], dict):
+        value = value["test"]
+    slices = {name: value[name] for name in SLICES if isinstance(value.get(name), dict)}
+    return slices or None
+
+
+def _metric_names(slices: dict[str, dict[str, float]]) -> list[str]:
+    names = [k for k, v in slices.get("overall", {}).items() if isinstance(v, (int, float)) and "@" in k]
+    return sorted(names, key=lambda k: (k.split("@")[0], int(k.split("@")[1]) if k.split("@")[1].isdigit() else 0))
+
+
+def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[str, dict[str, float]]], list[Figure]]:
+    """Metrics of the model, its baselines and the champion, as tables and bar charts."""
+    section = Section("Model quality: challenger vs champion and baselines")
+    figures: list[Figure] = []
+    models: dict[str, dict[str, dict[str, float]]] = {}
+    if artifact_dir is None:
+        section.blocks.append("No model was trained in this run.")
+        return section, models, figures
+    metrics = _read_json(io.join(artifact_dir, "metrics.json")) or {}
+    gate = _read_json(io.join(artifact_dir, "gate.json"))
+    params = _read_json(io.join(artifact_dir, "params.json")) or {}
+    name = str(params.get("model_type") or "model") + " (this run)"
+    if slices := _evaluation_slices(metrics):
+        models[name] = slices
+    for base_name, block in (metrics.get("baselines") or {}).items():
+        if slices := _evaluation_slices(block):
+            models[base_name] = slices
+    section.blocks.append(f"Artifact: `{artifact_dir}`; split: {metrics.get('split', 'unknown')}; test set, full ranking.")
+    if not models:
+        section.blocks.append("metrics.json has no evaluation yet.")
+    for slice_name in SLICES:
+        present = {m: s[slice_name] for m, s in models.items() if slice_name in s}
+        if not present:
+            continue
+        columns = _metric_names({"overall": next(iter(present.values()))})
+        cases = next(iter(present.values())).get("cases")
+        section.blocks.append(f"**{slice_name.replace('_', ' ')}**" + (f" ({cases} test cases)" if cases is not None else ""))
+        section.blocks.append(Table(["model", *columns], [[m, *[v.get(c) for c in columns]] for m, v in present.items()]))
+        headline = [c for c in columns if c in HEADLINE] or columns[:4]
+        if headline:
+            png = plots.grouped_bars(f"Test {slice_name.replace('_', ' ')}", headline,
+                                     {m: [float(v.get(c) or 0.0) for c in headline] for m, v in present.items()}, "score")
+            figure = Figure(f"Test metrics, {slice_name.replace('_', ' ')}", png, f"metrics_{slice_name}.png")
+            section.blocks.append(figure)
+            figures.append(figure)
+    history = metrics.get("history")
+    if isinstance(history, list) and history and isinstance(history[0], dict):
+        keys = [k for k, v in history[0].items() if isinstance(v, (int, float)) and k != "epoch"]
+        if keys:
+            xs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+            png = plots.lines("Training curve", xs, {k: [h.get(k) for h in history] for k in keys}, "epoch", "value")
+            figure = Figure("Training curve", png, "training_curve.png")
+            section.blocks.append(figure)
+            figures.append(figure)
+    if gate:
+        section.blocks += _gate_blocks(gate, figures)
+    export = _read_json(io.join(artifact_dir, "export.json"))
+    if export:
+        parity = [list(r) for r in flatten(export) if "parity" in r[0] or r[0] in ("opset", "onnx_sha256", "top_k")]
+        section.blocks += ["**ONNX export and parity with torch**", Table(["field", "value"], parity[:30])]
+    return section, models, figures
+
+
+def _gate_blocks(gate: dict[str, Any], figures: list[Figure]) -> list:
+    """Challenger vs champion on the gate's metric, and the decision in words."""
+    verdict = "deploy" if gate.get("deploy") else "keep the champion"
+    blocks: list = [f"**Gate decision: {verdict}.** {gate.get('reason', '')}"]
+    metric = gate.get("metric", "metric")
+    rows = [["challenger (this run)", gate.get("challenger_run"), gate.get("challenger_value")]]
+    if gate.get("champion_run") is not None:
+        rows.append(["champion" + (" (re-evaluated on today's data)" if gate.get("champion_reevaluated") else ""),
+                     gate.get("champion_run"), gate.get("champion_value")])
+    blocks.append(Table(["model", "run", f"{metric} (tolerance {gate.get('tolerance')})"], rows))
+    values = {row[0].split(" (")[0]: float(row[2]) for row in rows if isinstance(row[2], (int, float))}
+    if len(values) == 2:
+        figure = Figure(f"Challenger vs champion, {metric}", plots.grouped_bars(f"Gate: {metric}", [metric], {k: [v] for k, v in values.items()}, metric), "gate.png")
+        blocks.append(figure)
+        figures.append(figure)
+    return blocks
+
+
+def _deploy_section(settings, run_id: str, artifact_dir: str | None, records: list[TaskRecord]) -> Section:
+    section = Section("Deploy")
+    deploy = _record(records, "deploy")
+    if deploy and isinstance(deploy.result, dict):
+        section.blocks += ["Deploy task result:", Table(["field", "value"], [list(r) for r in flatten(deploy.result)])]
+        return section
+    folder = settings.lake.url("deploy", "records")
+    fs, path = io.filesystem(folder)
+    names = sorted(fs.ls(path, detail=False)) if fs.exists(path) else []
+    mine = [n for n in names if run_id in n or (artifact_dir and artifact_dir in io.read_text(f"{folder}/{n.rsplit('/', 1)[-1]}"))]
+    if mine:
+        record = io.read_json(f"{folder}/{mine[-1].rsplit('/', 1)[-1]}")
+        section.blocks += [f"Deploy record `{mine[-1].rsplit('/', 1)[-1]}`:", Table(["field", "value"], [list(r) for r in flatten(record)])]
+    else:
+        section.blocks.append("Nothing was deployed by this run (gate not passed, deploy disabled, or model already serving).")
+        if names:
+            section.blocks.append(f"Latest deploy record in the lake: `{names[-1].rsplit('/', 1)[-1]}`.")
+    return section
+
+
+def _versions_section(settings, run_id: str, artifact_dir: str | None) -> Section:
+    section = Section("Data and model versions")
+    manifest = _read_json(settings.lake.url("manifests", f"{run_id}.json"))
+    if manifest:
+        section.blocks += [f"Manifest `manifests/{run_id}.json`:", Table(["entry", "value"], [list(r) for r in flatten(manifest)][:60])]
+    if artifact_dir:
+        versions = _read_json(io.join(artifact_dir, "data_versions.json"))
+        if versions:
+            section.blocks += ["Data the model was trained on:", Table(["entry", "value"], [list(r) for r in flatten(versions)][:60])]
+        params = _read_json(io.join(artifact_dir, "params.json"))
+        if params:
+            section.blocks += ["Model parameters:", Code(json.dumps(params, indent=2, default=str)[:6000])]
+    if not section.blocks:
+        section.blocks.append("No manifest or model versions recorded for this run.")
+    return section
+
+
+def _timing_section(settings, run_id: str, records: list[TaskRecord]) -> tuple[Section, dict[str, Any] | None, list[Figure]]:
+    section = Section("Wall time per task and orchestration overhead")
+    info = read_run_info(settings.lake, run_id)
+    timed = [r for r in records if r.task_id != "report"]
+    timing = run_timing(timed, started_at=info.started_at if info else None,
+                        ended_at=_record(records, "report").started_at if _record(records, "report") else None)
+    if timing is None:
+        section.blocks.append("No task timings: this run was not orchestrated (CLI or DVC).")
+        return section, None, []
+    if info:
+        section.blocks.append(f"Orchestrator: {info.orchestrator} DAG `{info.dag_id}`, run `{info.orchestrator_run_id}` ({info.run_type}).")
+    section.blocks.append(
+        f"Wall time {timing.wall_seconds:.1f} s; task compute {timing.compute_seconds:.1f} s; orchestration overhead "
+        f"{timing.overhead_seconds:.1f} s = {timing.overhead_ratio:.0%} of wall time (scheduling, task start-up, imports, XCom)."
+    )
+    rows = [[r.key, r.status, r.try_number, round(r.compute_seconds, 2), r.started_at.strftime("%H:%M:%S")] for r in timed]
+    section.blocks.append(Table(["task", "status", "try", "compute s", "started (UTC)"], rows))
+    figure = Figure("Compute seconds per task", plots.horizontal_bars("Compute per task", list(timing.per_task),
+                                                                       list(timing.per_task.values()), "seconds"), "task_times.png")
+    section.blocks.append(figure)
+    return section, timing.model_dump(mode="json"), [figure]
+
+
+def _headline_metrics(models: dict[str, dict[str, dict[str, float]]], timing: dict[str, Any] | None) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for model, slices in models.items():
+        key = "model" if model.endswith("(this run)") else model
+        for slice_name, values in slices.items():
+            for metric, value in values.items():
+                if isinstance(value, (int, float)) and "@" in metric:
+                    flat.setdefault(key, {}).setdefault(slice_name, {})[metric] = value
+    if timing:
+        flat["timing"] = {k: timing[k] for k in ("wall_seconds", "compute_seconds", "overhead_ratio")}
+    return flat
+
+
+def _ranking_csv(models: dict[str, dict[str, dict[str, float]]]) -> str:
+    """HR and NDCG at every K of this run's model: the table `dvc plots` draws."""
+    buf = _io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["k", "hr", "ndcg"])
+    overall = next((s.get("overall", {}) for name, s in models.items() if name.endswith("(this run)")), {})
+    for k in sorted({int(m.split("@")[1]) for m in overall if "@" in m and m.split("@")[1].isdigit()}):
+        writer.writerow([k, overall.get(f"hr@{k}"), overall.get(f"ndcg@{k}")])
+    return buf.getvalue()
+
+
+def build_report(settings, run_id: str | None = None) -> ReportResult:
+    """Write reports/<run>/report.{html,md}, metrics.json and plots/ for one run."""
+    run_id = run_id or settings.run_id
+    if not run_id:
+        from recaug.errors import ConfigError
+
+        raise ConfigError("report: no run id; pass --run-id (see `ls <lake>/reports`)")
+    lake = settings.lake
+    records = read_records(lake, run_id)
+    artifact_dir = artifact_dir_for(settings, run_id, records)
+    model_section, models, figures = _model_section(artifact_dir)
+    timing_section, timing, timing_figures = _timing_section(settings, run_id, records)
+    sections = [
+        _validation_section(settings, records),
+        _stats_section("Augmentation", lake.url("augment", "stats.json"), "No augmentation statistics (augmentation off or not run)."),
+        model_section,
+        _deploy_section(settings, run_id, artifact_dir, records),
+        _versions_section(settings, run_id, artifact_dir),
+        timing_section,
+    ]
+    title = f"recaug run {run_id}"
+    generated = f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC from lake `{lake.root}`."
+    sections[0].blocks.insert(0, generated)
+    folder = lake.url("reports", run_id)
+    for figure in figures + timing_figures:
+        io.write_bytes(io.join(folder, "plots", figure.filename), figure.png)
+    io.write_text(io.join(folder, "plots", "ranking.csv"), _ranking_csv(models))
+    io.write_json(io.join(folder, "metrics.json"), _headline_metrics(models, timing))
+    io.write_text(io.join(folder, "report.md"), to_markdown(title, sections))
+    io.write_text(io.join(folder, "report.html"), to_html(title, sections))
+    log.info("report for run %s: %s", run_id, io.join(folder, "report.html"))
+    return ReportResult(
+        run_id=run_id, html=io.join(folder, "report.html"), markdown=io.join(folder, "report.md"),
+        metrics=io.join(folder, "metrics.json"), sections=[s.title for s in sections], timing=timing,
+    )

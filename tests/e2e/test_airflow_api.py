@@ -1,0 +1,83 @@
+"""A manual run triggered through Airflow's REST API v2 against `airflow standalone`
+(started by scripts/airflow.sh on a free port, AIRFLOW_HOME in tmp): the trigger-form
+conf reaches the stages, deploy=false skips the deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nightly_helpers import ROOT, isolated_env, synthesize_landing, tiny_conf
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("standalone")
+    port = _free_port()
+    env = {**isolated_env(tmp), "AIRFLOW_HOME_DIR": str(tmp / "airflow"), "AIRFLOW_PORT": str(port)}
+    script = str(ROOT / "scripts" / "airflow.sh")
+    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {"tmp": tmp, "url": f"http://127.0.0.1:{port}", "home": tmp / "airflow"}
+    finally:
+        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)
+
+
+def _token(standalone) -> str:
+    passwords = json.loads((standalone["home"] / "simple_auth_manager_passwords.json.generated").read_text())
+    user, password = next(iter(passwords.items()))
+    response = httpx.post(f"{standalone['url']}/auth/token", json={"username": user, "password": password}, timeout=30)
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def test_trigger_with_conf_through_rest_api(standalone):
+    tmp = standalone["tmp"]
+    lake = tmp / "lake"
+    synthesize_landing(lake, tmp, n_days=2, n_interactions=1200)
+    headers = {"Authorization": f"Bearer {_token(standalone)}"}
+    api = f"{standalone['url']}/api/v2/dags/recaug_nightly"
+    for _ in range(60):  # the DAG processor needs a few seconds to register the file
+        if httpx.get(api, headers=headers, timeout=30).status_code == 200:
+            break
+        time.sleep(2)
+    conf = tiny_conf(lake, hidden_size=24, deploy=False, embed_shards=1)
+    response = httpx.post(f"{api}/dagRuns", headers=headers, json={"logical_date": None, "conf": conf}, timeout=30)
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+
+    state = None
+    deadline = time.monotonic() + 1500
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{api}/dagRuns/{run_id}", headers=headers, timeout=30).json()["state"]
+        if state in ("success", "failed"):
+            break
+        time.sleep(5)
+    tasks = httpx.get(f"{api}/dagRuns/{run_id}/taskInstances", headers=headers, timeout=30).json()["task_instances"]
+    by_id = {t["task_id"]: t["state"] for t in tasks}
+    assert state == "success", by_id
+    assert by_id["approved_for_deploy"] == "success" and by_id["deploy"] == "skipped"
+    assert by_id["report"] == "success"
+
+    from recaug.orchestrate.runs import safe_run_id
+
+    artifact = json.loads((lake / "reports" / safe_run_id(run_id) / "tasks" / "train.json").read_text())["result"]["artifact_dir"]
+    params = json.loads((Path(artifact) / "params.json").read_text())
+    assert params["model"]["hidden_size"] == 24, params
+    assert not (lake / "deploy" / "records").exists() or not os.listdir(lake / "deploy" / "records")
