@@ -4,8 +4,14 @@ Protocol (docs/FACTS): every rating is implicit feedback; each user's events sor
 time, ties in file order; leave-one-out (last event test, the one before validation);
 full ranking over every item with at least one rating, the user's history masked.
 Neural models are averaged over seeds (mean ± sample std); baselines are deterministic.
+Augmented interactions for the augmentation ablation come from recaug.augment (template
+backend, co-occurrence retriever) run on the fitted events only.
 
     .venv/bin/python bench/bench_quality.py [--dataset DIR] [--format ml-latest] [--seeds 3] [--quick]
+    # split models over processes, then pool them into one report:
+    .venv/bin/python bench/bench_quality.py --models "ours" --out /tmp/a.json
+    .venv/bin/python bench/bench_quality.py --models "ID-only" --out /tmp/b.json
+    .venv/bin/python bench/bench_quality.py --merge /tmp/a.json /tmp/b.json
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ COLUMNS = ["hr@10", "ndcg@10", "hr@20", "ndcg@20", "mrr@10", "coverage@10", "div
 NEURAL = {
     "FusionSASRec (ours)": ("fusion_sasrec", {}, True),
     "ablation: ID-only items": ("fusion_sasrec", {"use_text": False, "use_attributes": False}, True),
+    "ablation: no text channel": ("fusion_sasrec", {"text_channel": False}, True),
     "ablation: no time": ("fusion_sasrec", {"use_time": False}, True),
     "ablation: no augmentation": ("fusion_sasrec", {}, False),
     "SASRec (ID-only, no time)": ("fusion_sasrec", {"use_text": False, "use_attributes": False, "use_time": False}, True),
@@ -78,6 +85,42 @@ def item_embeddings(items: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return frame, {**info, "cached": False, "dim": int(vectors.shape[1])}
 
 
+def augment_fitted(dataset, items: pd.DataFrame, sparse_max_events: int) -> tuple[pd.DataFrame, dict]:
+    """Augmented interactions from recaug.augment (template backend, co-occurrence retriever)
+    computed on each user's fitted events only (the last two, validation and test, are held back
+    so that neither the retriever nor the picks see them). ml-latest-small has >= 20 events per
+    user, so `sparse_max_events` decides which users count as sparse."""
+    import tempfile
+
+    from recaug.augment.backends.template import TemplateGenerator
+    from recaug.augment.cache import GenerationCache
+    from recaug.augment.inputs import AugmentInputs
+    from recaug.augment.interactions import augment_interactions
+    from recaug.augment.runner import GenerationRunner
+    from recaug.data import splits
+    from recaug.settings import load_settings
+
+    fitted = splits.leave_one_out(dataset.interactions).train
+    fitted = fitted.sort_values(["user_id", "timestamp", "item_id"], kind="stable").reset_index(drop=True)
+    with tempfile.TemporaryDirectory(prefix="bench-augment-") as lake_root:
+        settings = load_settings({
+            "lake_root": lake_root,
+            "augment": {"backend": {"type": "template"}, "interactions": {
+                "sparse_max_events": sparse_max_events, "max_users_per_run": 100_000, "retriever": "cooccurrence"}},
+        })
+        runner = GenerationRunner(TemplateGenerator(), GenerationCache(settings.lake.url("cache", "generations")),
+                                  settings.augment, progress=False)
+        started = time.perf_counter()
+        # only the interaction task: item enrichment and profiles do not feed the sequential model
+        augmented, stats = augment_interactions(settings, AugmentInputs(fitted, items), runner)
+    info = {"backend": "template", "retriever": "cooccurrence", "sparse_max_events": sparse_max_events,
+            "sparse_users": stats.sparse_users, "users": int(augmented["user_id"].nunique()), "rows": len(augmented),
+            "mean_confidence": float(augmented["confidence"].mean()) if len(augmented) else None,
+            "seconds": time.perf_counter() - started}
+    log.info("augmented interactions: %s", info)
+    return augmented, info
+
+
 def flatten(result: dict) -> dict[str, float]:
     row = {k: v for k, v in result["overall"].items() if k in COLUMNS}
     row["cold hr@10"] = result["cold_items"].get("hr@10")
@@ -103,13 +146,13 @@ def build_report(results: dict, context: dict, complete: bool):
             continue
         summary = result["summary"]
         row = {}
-        for key in [*COLUMNS, "cold hr@10", "cold ndcg@10", "train_seconds", "epochs"]:
+        for key in [*COLUMNS, "cold hr@10", "cold ndcg@10", "wall_seconds", "s/epoch", "epochs"]:
             if key in summary:
                 mean, std = summary[key]["mean"], summary[key]["std"]
                 row[key] = f"{mean:.4f}" + (f" ± {std:.4f}" if len(result["runs"]) > 1 else "") if key not in (
-                    "train_seconds", "epochs") else f"{mean:.0f}"
+                    "wall_seconds", "s/epoch", "epochs") else f"{mean:.0f}"
         table_rows[name] = row
-    columns = [*COLUMNS, "cold hr@10", "cold ndcg@10", "train_seconds", "epochs", "note"]
+    columns = [*COLUMNS, "cold hr@10", "cold ndcg@10", "wall_seconds", "s/epoch", "epochs", "note"]
     table = markdown_table(table_rows, columns)
 
     def mean(name: str, key: str) -> float | None:
@@ -122,6 +165,9 @@ def build_report(results: dict, context: dict, complete: bool):
         ("ours / ID-only ablation, NDCG@10", "ablation: ID-only items", "ndcg@10"),
         ("ours / plain SASRec, NDCG@10", "SASRec (ID-only, no time)", "ndcg@10"),
         ("ours / no-time ablation, NDCG@10", "ablation: no time", "ndcg@10"),
+        ("ours / no-text-channel ablation, NDCG@10", "ablation: no text channel", "ndcg@10"),
+        ("ours / no-text-channel ablation, cold-item HR@10", "ablation: no text channel", "cold hr@10"),
+        ("ours / no-augmentation ablation, NDCG@10", "ablation: no augmentation", "ndcg@10"),
         ("ours / GRU4Rec, NDCG@10", "GRU4Rec", "ndcg@10"),
         ("ours / ItemKNN, NDCG@10", "ItemKNN (cosine)", "ndcg@10"),
         ("ours / text similarity, cold-item HR@10", "Text similarity (MiniLM)", "cold hr@10"),
@@ -144,6 +190,51 @@ def build_report(results: dict, context: dict, complete: bool):
     return report, table, comparisons, targets
 
 
+def merge_reports(paths: list[str], out: str) -> int:
+    """Pool the runs of several partial reports into one report (context from the first)."""
+    reports = [io.read_json(path) for path in paths]
+    for path, report in zip(paths[1:], reports[1:]):
+        for key in ("dataset", "protocol", "data"):
+            if report[key] != reports[0][key]:
+                raise SystemExit(f"{path}: {key} differs from {paths[0]}; only runs of one benchmark can be merged")
+    results: dict[str, dict] = {}
+    for report in reports:
+        for name, result in report["results"].items():
+            if "skipped" in result:
+                results.setdefault(name, result)
+                continue
+            pooled = results.get(name)
+            if pooled is None or "skipped" in pooled:
+                results[name] = {**result, "runs": list(result["runs"])}
+            elif "model" in result:  # a neural model: its runs are seeds; baselines are deterministic, keep one
+                pooled["runs"] += [run for run in result["runs"] if run not in pooled["runs"]]
+    for result in results.values():
+        if "runs" in result:
+            result["summary"] = aggregate(result["runs"])
+    context = {**reports[0], "started": time.perf_counter(), "merged_from": paths,
+               "seeds": max([len(r["runs"]) for r in results.values() if "model" in r], default=0)}
+    report, table, comparisons, targets = build_report(results, context, complete=all(r["complete"] for r in reports))
+    report["total_seconds"] = sum(r["total_seconds"] for r in reports)
+    io.write_json(out, report)
+    print_report(report, table, comparisons, targets, out)
+    return 0
+
+
+def print_report(report: dict, table: str, comparisons: dict, targets: dict, out: str) -> None:
+    data = report["data"]
+    print(f"\n## Quality on {Path(report['dataset']).name} ({data['users']} users, {data['items']} items, "
+          f"{report['cold_item_cases']} cold-item test cases, {report['seeds']} seed(s))\n")
+    print(table)
+    print("\n| comparison | ratio |\n|---|---|")
+    for label, ratio in comparisons.items():
+        print(f"| {label} | {ratio:.3f} |")
+    print("\n| target | met |\n|---|---|")
+    for label, met in targets.items():
+        print(f"| {label} | {'yes' if met else 'NO'} |")
+    start, end = report["machine"]["load_average_start"], report["machine"]["load_average_end"]
+    print(f"\nload average start {start[0]:.1f}, end {end[0]:.1f} on {report['machine']['cpus']} CPUs; wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="/work/shared/datasets/ml-latest-small")
@@ -152,13 +243,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 seed, at most 15 epochs, only ours + ID-only + SASRec")
     parser.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     parser.add_argument("--models", default=None, help="comma-separated subset of neural model names (substring match)")
-    parser.add_argument("--augmented", default=None, help="parquet of augmented interactions (canonical schema)")
+    parser.add_argument("--augmented", default=None,
+                        help="parquet of augmented interactions (canonical schema); default: run recaug.augment's "
+                        "template backend on the fitted events")
+    parser.add_argument("--sparse-max-events", type=int, default=40,
+                        help="users with at most this many fitted events get augmented interactions")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="model.KEY=V or train.KEY=V override (repeatable)")
     parser.add_argument("--out", default=str(RESULTS / "quality.json"))
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="combine reports of runs split over processes or machines (same dataset and "
+                        "protocol; runs of the same model are pooled as seeds) into --out, without training")
     args = parser.parse_args(argv)
     configure_logging()
+    if args.merge:
+        return merge_reports(args.merge, args.out)
 
     import torch
 
@@ -187,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     dataset = load_dataset(FORMAT_ALIASES.get(args.format, args.format), args.dataset)
     items = dataset.items[dataset.items["item_id"].isin(dataset.interactions["item_id"])].reset_index(drop=True)
     embeddings, embed_info = item_embeddings(items)
-    augmented = pd.read_parquet(args.augmented) if args.augmented else None
+    if args.augmented:
+        augmented, augment_info = pd.read_parquet(args.augmented), {"file": args.augmented}
+    else:
+        augmented, augment_info = augment_fitted(dataset, items, args.sparse_max_events)
     data = build_sequences(dataset.interactions, items, embeddings, augmented,
                            max_categories=model_base.max_categories, price_buckets=model_base.price_buckets)
     log.info("data ready in %.1fs: %s", time.perf_counter() - started, data.summary())
@@ -196,17 +299,19 @@ def main(argv: list[str] | None = None) -> int:
     context = {
         "dataset": args.dataset, "format": args.format, "protocol": "leave-one-out, full ranking, history masked",
         "data": data.summary(), "cold_item_cases": int((data.train_counts[data.test.targets] < 5).sum()),
-        "embeddings": embed_info, "seeds": seeds, "train": train_config.model_dump(mode="json"),
+        "embeddings": embed_info, "augmentation": augment_info, "seeds": seeds, "train": train_config.model_dump(mode="json"),
         "model": model_base.model_dump(mode="json"),
         "machine": {"cpus": os.cpu_count(), "torch_threads": args.threads, "platform": platform.platform(),
                     "load_average_start": load_start},
         "started": started,
     }
-    for name, recommender in (("MostPop", MostPop.fit(data)), ("ItemKNN (cosine)", ItemKNN.fit(data)),
-                              ("Text similarity (MiniLM)", TextSimilarity.fit(data))):
+    for name, fit_baseline in (("MostPop", MostPop.fit), ("ItemKNN (cosine)", ItemKNN.fit),
+                               ("Text similarity (MiniLM)", TextSimilarity.fit)):
         t0 = time.perf_counter()
+        recommender = fit_baseline(data)
         run = flatten(evaluate_recommender(recommender, data.test, data, train_config, model_base.max_length))
-        results[name] = {"runs": [run], "summary": aggregate([run]), "seconds": time.perf_counter() - t0}
+        run["wall_seconds"] = time.perf_counter() - t0  # fit + full-ranking evaluation
+        results[name] = {"runs": [run], "summary": aggregate([run])}
         log.info("%s: ndcg@10 %.4f hr@10 %.4f cold hr@10 %.4f", name, run["ndcg@10"], run["hr@10"], run["cold hr@10"])
 
     chosen = dict(NEURAL)
@@ -229,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             model = build_model(model_type, config, data.num_items, data.item_features())
             fitted = fit(model, data, seed_config)
             run = flatten(evaluate_recommender(model, data.test, data, seed_config, config.max_length))
-            run.update(train_seconds=fitted.seconds, epochs=len(fitted.history), best_epoch=fitted.best_epoch,
-                       seconds_per_epoch=fitted.seconds / max(len(fitted.history), 1))
+            run.update(train_seconds=fitted.seconds, wall_seconds=fitted.seconds, epochs=len(fitted.history),
+                       best_epoch=fitted.best_epoch, **{"s/epoch": fitted.seconds / max(len(fitted.history), 1)})
             runs.append(run)
             log.info("%s seed %d: ndcg@10 %.4f hr@10 %.4f cold hr@10 %.4f (%d epochs, %.0fs)", name, seed_config.seed,
                      run["ndcg@10"], run["hr@10"], run["cold hr@10"], run["epochs"], run["train_seconds"])
@@ -239,17 +344,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report, table, comparisons, targets = build_report(results, context, complete=True)
     io.write_json(args.out, report)
-    print(f"\n## Quality on {Path(args.dataset).name} ({data.summary()['users']} users, {data.num_items} items, "
-          f"{report['cold_item_cases']} cold-item test cases, {seeds} seed(s))\n")
-    print(table)
-    print("\n| comparison | ratio |\n|---|---|")
-    for label, ratio in comparisons.items():
-        print(f"| {label} | {ratio:.3f} |")
-    print("\n| target | met |\n|---|---|")
-    for label, met in targets.items():
-        print(f"| {label} | {'yes' if met else 'NO'} |")
-    print(f"\nload average start {load_start[0]:.1f}, end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
-          f"wrote {args.out}")
+    print_report(report, table, comparisons, targets, args.out)
     return 0
 
 

@@ -29,7 +29,7 @@ class SequentialRecommender(nn.Module, Recommender):
 
     @abc.abstractmethod
     def item_matrix(self) -> torch.Tensor:
-        """Item vectors [N+1, H]; row 0 (padding) is zero."""
+        """Item vectors [N+1, H'] (H' >= hidden size when a model appends extra channels); row 0 (padding) is zero."""
 
     @abc.abstractmethod
     def encode(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,10 @@
 
 The defaults are the ones measured on ml-latest-small by `bench/bench_quality.py`;
 they are small enough to train on two CPU cores and grow by configuration on a GPU.
+Measured there (20 epochs, seed 42): dropping the LayerNorm after the text projection
+(it gave content vectors ~50x the norm of the 0.02-scale ID embeddings) and adding the
+text channel (64 principal components of MiniLM) took test NDCG@10 from .033 (10 epochs) to
+.064 (20 epochs); without the channel .054 and cold-item HR@10 .022 instead of .045.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ class ModelConfig(BaseModel):
     use_text: bool = Field(True, description="fuse projected text embeddings (embeddings/items.parquet) into items")
     text_channel: bool = Field(
         True, description="append a text-similarity channel (recency-weighted history text profile . item text, "
-        "weighted up for rare items) to the dot product; needs item text embeddings"
+        "weighted up for rare items) to the dot product; needs use_text and item text embeddings"
+    )
+    text_channel_dim: int = Field(
+        64, description="text channel: principal components of the item text kept (extra user-vector width)"
     )
     text_profile_decay: float = Field(0.5, description="text channel: weight of an event k steps back is decay**k")
     use_attributes: bool = Field(True, description="fuse category, brand and price-bucket embeddings into items")

@@ -4,7 +4,10 @@ Item vectors fuse an ID embedding with projected text embeddings and attribute
 embeddings (`layers.ItemEncoder`); the ID part is gated by training frequency so cold
 items are represented by content alone. Each event also carries the log gap since the
 previous event and its hour/day of week; the user vector adds the recency of the last
-event relative to the request time. Trained with cross-entropy over all items.
+event relative to the request time. A text channel (`layers.TextChannel`) appends a
+history-text-profile . item-text similarity to the same dot product, weighted up for
+rare items, so scores stay `user_vector @ item_matrix().T` with H' = hidden + text
+components. Trained with cross-entropy over all items.
 """
 
 from __future__ import annotations
@@ -49,25 +52,23 @@ class FusionSASRec(SequentialRecommender):
             TransformerBlock(hidden, config.num_heads, config.dropout) for _ in range(config.num_layers)
         )
         self.output_norm = nn.LayerNorm(hidden)
+        with_channel = config.use_text and config.text_channel and features.text.shape[1] > 0
         self.text_channel = (
-            TextChannel(config.text_profile_decay) if config.text_channel and features.text.shape[1] > 0 else None
+            TextChannel(features.text, config.text_channel_dim, config.text_profile_decay) if with_channel else None
         )
 
     def item_matrix(self) -> torch.Tensor:
         items = self.items()
         if self.text_channel is None:
             return items
-        return torch.cat([items, self.text_channel.item_columns(self._unit_text(), self.items.train_count)], dim=1)
-
-    def _unit_text(self) -> torch.Tensor:
-        return nn.functional.normalize(self.items.text, dim=1, eps=1e-8)
+        return torch.cat([items, self.text_channel.item_columns(self.items.train_count)], dim=1)
 
     def encode(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """[B, L, H] transformer states, plus the D text-profile columns when the text channel is on."""
         hidden = self._encode_sequence(history, timestamps, items[:, :self.config.hidden_size])
         if self.text_channel is None:
             return hidden
-        return torch.cat([hidden, self.text_channel.user_columns(self._unit_text(), history)], dim=-1)
+        return torch.cat([hidden, self.text_channel.user_columns(history)], dim=-1)
 
     def _encode_sequence(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         x = nn.functional.embedding(history, items) + self.position(distance_positions(history, self.config.max_length))

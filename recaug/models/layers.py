@@ -137,34 +137,51 @@ class ItemEncoder(nn.Module):
 class TextChannel(nn.Module):
     """A text-similarity score that stays inside the model's single dot product.
 
-    User side: `alpha` x the normalised, recency-weighted mean of the history's unit text
-    vectors. Item side: w(count) x the item's unit text vector, with w a learned softplus of
-    log training frequency that starts large for rare items. Appended as extra columns, it adds
-    alpha * w_i * cos(profile, text_i) to every score, so items nobody has interacted with
-    yet still rank by content (what the text-similarity baseline does well).
+    The unit text vectors are reduced to `dim` principal components (so the extra columns
+    cost little in the full-catalogue softmax) and re-normalised. User side: `alpha` x the
+    normalised, recency-weighted mean of the history's reduced vectors. Item side: w(count) x
+    the item's reduced vector, w a learned softplus of log training frequency that starts
+    large for rare items. Appended as extra columns, it adds alpha * w_i * cos(profile, text_i)
+    to every score, so items nobody has interacted with yet still rank by content.
     """
 
-    def __init__(self, decay: float):
+    def __init__(self, text: torch.Tensor, dim: int, decay: float):
         super().__init__()
         self.decay = decay
+        self.register_buffer("reduced_text", reduce_text(text, dim))
         self.log_alpha = nn.Parameter(torch.tensor(1.0))
         # w(count) = softplus(shift + slope * log1p(count)): ~2.1 for unseen items, ~0.3 at 100 events
         self.shift = nn.Parameter(torch.tensor(2.0))
         self.slope = nn.Parameter(torch.tensor(-0.5))
 
-    def item_columns(self, unit_text: torch.Tensor, train_count: torch.Tensor) -> torch.Tensor:
-        weight = F.softplus(self.shift + self.slope * torch.log1p(train_count.to(unit_text.dtype)))
-        return unit_text * weight.unsqueeze(1)
+    def item_columns(self, train_count: torch.Tensor) -> torch.Tensor:
+        text = self.reduced_text
+        weight = F.softplus(self.shift + self.slope * torch.log1p(train_count.to(text.dtype)))
+        return text * weight.unsqueeze(1)
 
-    def user_columns(self, unit_text: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        """The text profile after every event [B, L, D] (event t sees events <= t, newest weighs 1)."""
+    def user_columns(self, history: torch.Tensor) -> torch.Tensor:
+        """The text profile after every event [B, L, dim] (event t sees events <= t, newest weighs 1)."""
+        text = self.reduced_text
         positions = torch.arange(history.shape[1], device=history.device)
-        age = (positions.unsqueeze(1) - positions.unsqueeze(0)).to(unit_text.dtype)  # [query, key]
+        age = (positions.unsqueeze(1) - positions.unsqueeze(0)).to(text.dtype)  # [query, key]
         weights = torch.where(age >= 0, torch.pow(torch.full_like(age, self.decay), age.clamp(min=0)),
                               torch.zeros_like(age))
-        weights = weights.unsqueeze(0) * (history > 0).to(unit_text.dtype).unsqueeze(1)  # [B, L, L]
-        profile = torch.bmm(weights, nn.functional.embedding(history, unit_text))
+        weights = weights.unsqueeze(0) * (history > 0).to(text.dtype).unsqueeze(1)  # [B, L, L]
+        profile = torch.bmm(weights, nn.functional.embedding(history, text))
         return F.normalize(profile, dim=-1, eps=1e-8) * torch.exp(self.log_alpha)
+
+
+def reduce_text(text: torch.Tensor, dim: int) -> torch.Tensor:
+    """Unit text vectors -> their top-`dim` principal components, re-normalised; zero rows stay zero."""
+    unit = F.normalize(text.float(), dim=1, eps=1e-8)
+    present = unit.abs().sum(dim=1, keepdim=True) > 0
+    dim = min(dim, unit.shape[1])
+    if int(present.sum()) <= dim:  # too few texts to estimate components (or empty features before loading)
+        return torch.zeros(unit.shape[0], dim)
+    center = unit[present.squeeze(1)].mean(dim=0, keepdim=True)
+    _, _, basis = torch.linalg.svd(unit[present.squeeze(1)] - center, full_matrices=False)
+    reduced = (unit - center) @ basis[:dim].T
+    return F.normalize(reduced, dim=1, eps=1e-8) * present.to(reduced.dtype)
 
 
 class EventTimeEncoder(nn.Module):

@@ -42,8 +42,11 @@ def test_shapes_and_scoring_interface():
     history, times, now = batch()
     user = m.user_vector(history, times, now)
     items = m.item_matrix()
-    assert user.shape == (2, 16) and items.shape == (N + 1, 16)
+    # H' = hidden size + the text channel's principal components (min(64, text_dim 8))
+    assert user.shape == (2, 16 + 8) and items.shape == (N + 1, 16 + 8)
     assert torch.all(items[0] == 0)
+    plain = model(text_channel=False)
+    assert plain.user_vector(history, times, now).shape == (2, 16) and plain.item_matrix().shape == (N + 1, 16)
     assert torch.allclose(m.score(history, times, now), user @ items.T, atol=1e-6)
 
 
@@ -88,6 +91,29 @@ def test_cold_items_are_built_from_content():
     assert gate[cold] < gate[m.items.train_count.argmax()]
     id_only = model(use_text=False, use_attributes=False)
     assert torch.allclose(id_only.item_matrix(), id_only.items.id_embedding.weight)
+
+
+def test_text_channel_ranks_unseen_items_by_similarity_to_the_history():
+    m = model(use_attributes=False)
+    text = m.text_channel.reduced_text
+    assert torch.allclose(text[1:].norm(dim=1), torch.ones(N), atol=1e-5) and torch.all(text[0] == 0)
+    history, times, now = torch.tensor([[4, 5]]), torch.tensor([[1_000, 2_000]]), torch.tensor([3_000])
+    user = m.user_vector(history, times, now)[0, 16:]
+    # the profile is the normalised decayed mean: the newest event weighs 1, the one before 0.5
+    expected = torch.nn.functional.normalize(0.5 * text[4] + text[5], dim=0) * m.text_channel.log_alpha.exp()
+    assert torch.allclose(user, expected, atol=1e-5)
+    # rarer items get a larger text weight, and an item with text near the profile outscores one far from it
+    weights = m.item_matrix()[1:, 16:].norm(dim=1)
+    counts = m.items.train_count[1:]
+    assert weights[counts.argmin()] > weights[counts.argmax()]
+    text_scores = m.item_matrix()[:, 16:] @ user
+    assert text_scores[5] > text_scores[int(torch.argmin(text[1:] @ text[5])) + 1]
+
+
+def test_text_channel_needs_text_embeddings():
+    torch.manual_seed(0)
+    no_text = FusionSASRec(ModelConfig(hidden_size=16, num_heads=2, max_length=10), N, features(text_dim=0))
+    assert no_text.text_channel is None and no_text.item_matrix().shape == (N + 1, 16)
 
 
 def test_id_dropout_only_in_training():

@@ -88,3 +88,21 @@ def test_early_stopping_restores_the_best_epoch(market, tiny_model_config, tiny_
     assert final == result.best_valid
     if result.stopped_early:
         assert len(scores) - result.best_epoch == config.patience
+
+
+def test_position_losses_are_cross_entropy_over_real_items_only():
+    from recaug.models.config import ModelConfig
+    from recaug.models.layers import ItemFeatures
+    from recaug.train.loop import _position_losses
+
+    torch.manual_seed(0)
+    model = FusionSASRec(ModelConfig(hidden_size=16, num_heads=2, max_length=6, dropout=0.0), 12,
+                         ItemFeatures.empty(12)).eval()
+    inputs = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5]])
+    times = torch.arange(10, dtype=torch.long).view(2, 5) * 1000
+    targets = torch.tensor([[0, 0, 0, 0, 6], [0, 0, 0, 0, 12]])  # the newest position: what serving scores
+    losses = _position_losses(model, inputs, times, targets, times + 500)
+    scores = model.score(inputs, times, times[:, -1] + 500)
+    scores[:, 0] = float("-inf")  # the padding index is never a candidate
+    expected = torch.nn.functional.cross_entropy(scores, targets[:, -1], reduction="none")
+    assert torch.allclose(losses, expected, atol=1e-5)
