@@ -80,7 +80,7 @@ def _reevaluate(settings, artifact_dir: str, metric: str) -> float:
 
 
 def gate(settings, artifact_dir: str | None = None) -> GateDecision:
-    from recaug.models.artifact import METRICS_FILE, PARAMS_FILE
+    from recaug.models.artifact import METRICS_FILE, PARAMS_FILE, ArtifactError
     from recaug.train.run import data_versions, resolve_artifact_dir
 
     artifact_dir = resolve_artifact_dir(settings, artifact_dir)
@@ -108,16 +108,24 @@ def gate(settings, artifact_dir: str | None = None) -> GateDecision:
     else:
         champion_dir = champion["artifact_dir"]
         reevaluated = _data_versions(champion_dir) != current_versions
-        if reevaluated:
-            champion_value = _reevaluate(settings, champion_dir, metric)
-        else:
-            champion_value = _valid_value(io.read_json(io.join(champion_dir, METRICS_FILE)), metric, champion_dir)
-        deploy = challenger_value >= champion_value - tolerance
-        comparison = ">=" if deploy else "<"
-        reason = (f"challenger {metric} {challenger_value:.4f} {comparison} champion {champion_value:.4f} "
-                  f"- tolerance {tolerance}")
-        result = GateDecision(deploy=deploy, reason=reason, champion_run=champion["run_id"],
-                              champion_value=champion_value, champion_reevaluated=reevaluated, **decision)
+        try:
+            if reevaluated:
+                champion_value = _reevaluate(settings, champion_dir, metric)
+            else:
+                champion_value = _valid_value(io.read_json(io.join(champion_dir, METRICS_FILE)), metric, champion_dir)
+        except ArtifactError as exc:
+            # A champion written by older model code cannot be scored on today's data; refusing
+            # forever would freeze the nightly pipeline, so the challenger wins and the reason says why.
+            champion_value = None
+            result = GateDecision(deploy=True, champion_run=champion["run_id"], **decision,
+                                  reason=f"champion {champion['run_id']} cannot be evaluated by this code: {exc}")
+        if champion_value is not None:
+            deploy = challenger_value >= champion_value - tolerance
+            comparison = ">=" if deploy else "<"
+            reason = (f"challenger {metric} {challenger_value:.4f} {comparison} champion {champion_value:.4f} "
+                      f"- tolerance {tolerance}")
+            result = GateDecision(deploy=deploy, reason=reason, champion_run=champion["run_id"],
+                                  champion_value=champion_value, champion_reevaluated=reevaluated, **decision)
 
     io.write_json(io.join(artifact_dir, GATE_FILE), {
         **result.model_dump(mode="json"), "decided_at": dt.datetime.now(dt.timezone.utc).isoformat(),

@@ -86,3 +86,17 @@ def test_champion_from_other_data_is_reevaluated_on_the_challengers_data(lake_wi
 def test_gate_needs_a_trained_artifact(lake_with_data, tmp_path):
     with pytest.raises(RecaugError, match="missing metrics.json"):
         gate(lake_with_data, str(tmp_path / "nothing"))
+
+
+def test_champion_that_current_code_cannot_load_does_not_block_the_pipeline(lake_with_data, tiny_model_config):
+    champion_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.99, tiny_model_config,
+                                       versions={"interactions": "older-data"})
+    state = torch.load(io.join(champion_dir, "model.pt"), weights_only=True)
+    state.pop(next(iter(state)))  # as if written by older model code with one parameter fewer
+    torch.save(state, io.join(champion_dir, "model.pt"))
+    io.write_json(lake_with_data.lake.url("models", "champion.json"), {"run_id": "run-1", "artifact_dir": champion_dir})
+    challenger_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.05, tiny_model_config)
+    decision = gate(lake_with_data, challenger_dir)
+    assert decision.deploy and decision.champion_value is None
+    assert "run-1 cannot be evaluated by this code" in decision.reason
+    assert read_champion(lake_with_data)["run_id"] == "run-2"
