@@ -103,6 +103,18 @@ def recommender_for(model, model_vocab: list[str | None], data: SequenceData):
     return model if model_vocab == data.vocab else VocabularyAdapter(model, model_vocab, data.vocab)
 
 
+def fit_baselines(data: SequenceData) -> dict[str, Any]:
+    """The non-neural baselines, fitted on the same training events, for the report's comparison."""
+    from recaug.models.item_knn import ItemKNN
+    from recaug.models.most_pop import MostPop
+    from recaug.models.text_similarity import TextSimilarity
+
+    baselines = {"MostPop": MostPop.fit(data), "ItemKNN": ItemKNN.fit(data)}
+    if data.text.shape[1]:
+        baselines["Text similarity"] = TextSimilarity.fit(data)
+    return baselines
+
+
 def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
     """Re-evaluate a saved model on the lake's current data; writes metrics.json and plots."""
     from recaug.models.artifact import METRICS_FILE, load_artifact
@@ -119,9 +131,11 @@ def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
     max_length = model.config.max_length
     valid = evaluate_recommender(recommender, data.valid, data, settings.train, max_length, device)
     test = evaluate_recommender(recommender, data.test, data, settings.train, max_length, device)
+    baselines = {name: {"test": evaluate_recommender(baseline, data.test, data, settings.train, max_length, device)}
+                 for name, baseline in fit_baselines(data).items()}
     metrics_url = io.join(artifact_dir, METRICS_FILE)
     previous = io.read_json(metrics_url) if io.exists(metrics_url) else {}
-    metrics = {**previous, "split": data.split, "valid": valid, "test": test}
+    metrics = {**previous, "split": data.split, "valid": valid, "test": test, "baselines": baselines}
     io.write_json(metrics_url, metrics)
     plots = []
     if io.is_local(artifact_dir):

@@ -66,6 +66,9 @@ def test_train_evaluate_gate_through_the_cli(lake, capsys):
     assert run(lake, "evaluate", "--run-id", "r1") == 0
     evaluation = json.loads(capsys.readouterr().out)
     assert evaluation["test"]["overall"]["ndcg@10"] == pytest.approx(metrics["test"]["overall"]["ndcg@10"])
+    baselines = io.read_json(io.join(directory, "metrics.json"))["baselines"]  # the report compares against these
+    assert {"MostPop", "ItemKNN"} <= set(baselines)
+    assert baselines["MostPop"]["test"]["overall"]["cases"] == evaluation["test"]["overall"]["cases"]
 
     assert run(lake, "gate", "--run-id", "r1") == 0
     assert json.loads(capsys.readouterr().out)["deploy"] is True
