@@ -4,8 +4,9 @@ The same N item texts (MovieLens latest-small titles + genres, read from ../shar
 never copied; synthetic catalogue texts when it is absent) go through, in one process,
 with the same thread count for every contender:
 - baseline: `SentenceTransformer(path).encode(texts, batch_size=64)` (torch, fp32);
-- recaug default: the `onnx` backend (fp32 graph exported with the dynamo exporter,
-  length-sorted batches padded to their longest text), after its calibration check;
+- recaug default: the `onnx` backend (fp32 graph with attention, layer norms and GELU
+  fused by onnxruntime's transformer optimizer; length-sorted batches padded to their
+  longest text, encoded side by side on one worker per thread), after its calibration check;
 - recaug onnx int8: the same export with 8-bit block-quantised weights;
 - recaug cache hit: a rerun that finds every text in the content-hash cache.
 Contenders run in interleaved rounds (baseline, recaug, ..., baseline, recaug, ...) so a

@@ -16,6 +16,7 @@ from recaug.augment import sanitize
 from recaug.augment.prompts import EXAMPLE_TEXTS
 
 MAX_ATTRIBUTE_CHARS = 40
+MIN_TEXT_CHARS = 10  # a description or profile shorter than this says nothing
 
 
 class InvalidOutput(ValueError):
@@ -29,7 +30,7 @@ def _clean(value: str) -> str:
 
 
 class ItemText(BaseModel):
-    description: str = Field(min_length=10)
+    description: str = Field(min_length=MIN_TEXT_CHARS)
     keywords: list[str] = Field(min_length=1)
     attributes: dict[str, str] = Field(default_factory=dict)
 
@@ -57,7 +58,7 @@ class ItemText(BaseModel):
 
 
 class ProfileText(BaseModel):
-    profile: str = Field(min_length=10)
+    profile: str = Field(min_length=MIN_TEXT_CHARS)
 
     @field_validator("profile")
     @classmethod
@@ -110,8 +111,8 @@ def parse_item(text: str, max_description_chars: int, max_keywords: int, attribu
     if not isinstance(description, str):
         raise InvalidOutput("'description' is missing or not a string")
     description = sanitize.plain_text(description, max_description_chars)
-    if len(description) < 10:
-        raise InvalidOutput("'description' is empty after cleaning")
+    if len(description) < MIN_TEXT_CHARS:
+        raise InvalidOutput(f"'description' is shorter than {MIN_TEXT_CHARS} characters after cleaning")
     if from_model:
         _substantive("description", description)
     keywords = sanitize.keywords(obj.get("keywords"), max_keywords)
@@ -139,8 +140,8 @@ def parse_profile(text: str, max_profile_chars: int, from_model: bool = True) ->
     if not isinstance(profile, str):
         raise InvalidOutput("'profile' is missing or not a string")
     profile = sanitize.plain_text(profile, max_profile_chars)
-    if len(profile) < 10:
-        raise InvalidOutput("'profile' is empty after cleaning")
+    if len(profile) < MIN_TEXT_CHARS:
+        raise InvalidOutput(f"'profile' is shorter than {MIN_TEXT_CHARS} characters after cleaning")
     if from_model:
         _substantive("profile", profile)
     return ProfileText(profile=profile)

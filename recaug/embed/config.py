@@ -23,7 +23,8 @@ class EncoderSourceConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present, else CPU")
     max_seq_length: int = Field(256, ge=8, le=512, description="tokens per text; longer texts are truncated")
     threads: int | None = Field(
-        None, ge=1, description="CPU threads (torch threads / onnxruntime intra-op threads); None: library default"
+        None, ge=1, description="CPU threads (torch: intra-op threads; onnx: batches encoded side by side); "
+        "None: torch's default / every core"
     )
 
 
@@ -40,7 +41,7 @@ class OnnxEncoderConfig(EncoderSourceConfig):
     type: Literal["onnx"] = Field("onnx", description="backend selector")
     quantization: Literal["none", "blockwise_int8", "dynamic_int8"] = Field(
         "none",
-        description="none: fp32 graph (as fast as the int8 variants on AVX-512 CPUs, exact); blockwise_int8: 8-bit weights in blocks of 32 with int8 compute per block "
+        description="none: fp32 graph (cosine 1.0000 to torch; the default); blockwise_int8: 8-bit weights in blocks of 32 with int8 compute per block "
         "(each text's vector independent of its batch mates, cosine ~0.998 to torch); dynamic_int8: "
         "quantize_dynamic, per-channel weights and per-batch activation scales (vectors depend slightly on "
         "batch mates)",
@@ -56,7 +57,9 @@ class OnnxEncoderConfig(EncoderSourceConfig):
     cache_dir: str | None = Field(
         None, description="where exported models are kept; default $RECAUG_MODEL_CACHE or ~/.cache/recaug/encoders"
     )
-    opset: int = Field(18, ge=18, description="ONNX opset of the export (dynamo exporter needs 18+)")
+    opset: int = Field(
+        17, ge=14, le=20, description="ONNX opset of the export; at 17 onnxruntime fuses BERT-style encoders fully"
+    )
 
 
 def _encoder_type(value) -> str:

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -34,11 +35,18 @@ log = logging.getLogger(__name__)
 FP32_FILE = "model.fp32.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 EXPORT_META = "export.json"
+EXPORTER = "torchscript-fused"  # part of the cache key: a new export recipe never reuses an old graph
 CHECK_BATCH_SIZE = 8  # small batches in the check exercise several padding lengths
 
 
 class OnnxEncoder(Encoder):
-    """onnxruntime session over an exported encoder; pads each batch to its longest text."""
+    """onnxruntime session over an exported encoder; pads each batch to its longest text.
+
+    On CPU, batches run side by side on `threads` workers with one onnxruntime thread
+    each: item texts are short, and at a few dozen tokens per row the per-operator
+    synchronisation of intra-op threading costs more than it parallelises. On CUDA one
+    worker feeds the device.
+    """
 
     backend = "onnx"
 
@@ -47,9 +55,10 @@ class OnnxEncoder(Encoder):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.workers = 1 if device == "cuda" else (threads or os.cpu_count() or 1)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or 0
+        options.intra_op_num_threads = 1 if self.workers > 1 else (threads or 0)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(model_file), options, providers=onnx_providers(device))
@@ -66,7 +75,10 @@ class OnnxEncoder(Encoder):
         encodings = self.tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for idx in length_sorted_batches(lengths, batch_size):
+        # Few texts: smaller batches, so that every worker has one.
+        batch_size = max(1, min(batch_size, -(-len(texts) // self.workers)))
+
+        def run(idx: np.ndarray) -> None:
             width = max(lengths[i] for i in idx)
             input_ids = np.zeros((len(idx), width), dtype=np.int64)
             attention_mask = np.zeros((len(idx), width), dtype=np.int64)
@@ -76,6 +88,14 @@ class OnnxEncoder(Encoder):
                 attention_mask[row, :len(ids)] = 1
             (vectors,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
             out[idx] = vectors
+
+        batches = list(length_sorted_batches(lengths, batch_size))
+        if self.workers == 1:
+            for idx in batches:
+                run(idx)
+        else:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-encode") as pool:
+                list(pool.map(run, batches))  # list(): re-raises a worker's exception here
         return out
 
 
@@ -107,7 +127,8 @@ def load_onnx_encoder(config: OnnxEncoderConfig) -> Encoder:
     source_hash = model_hash(path)
     variant = variant_name(config)
     export_key = io.content_hash(
-        source_hash, str(config.max_seq_length), str(config.opset), importlib.metadata.version("torch")
+        source_hash, str(config.max_seq_length), str(config.opset), EXPORTER, importlib.metadata.version("torch"),
+        importlib.metadata.version("onnxruntime"),
     )
     root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
     artifact = root / f"{_slug(config.model_name)}-{export_key[:16]}"
@@ -186,7 +207,7 @@ def _quantize(config: OnnxEncoderConfig, artifact: Path, model_file: Path, meta:
             keep = [] if config.quantize_ffn_output else ffn_output_matmuls(
                 artifact / FP32_FILE, meta["intermediate_size"], meta["hidden_size"])
             count, kept = quantize_dynamic_int8(artifact / FP32_FILE, tmp, keep_fp32=keep), len(keep)
-    log.info("%s: quantised %d MatMuls (%d kept in fp32) -> %s", config.quantization, count, kept, model_file)
+    log.info("%s: quantised %d weight products (%d kept in fp32) -> %s", config.quantization, count, kept, model_file)
 
 
 def _reference_encoder(config: OnnxEncoderConfig):
@@ -211,13 +232,13 @@ def _export(reference, artifact: Path, config: OnnxEncoderConfig) -> None:
     log.info("exporting %s to ONNX (once per model and settings) -> %s", config.model_name, artifact)
     staging = Path(tempfile.mkdtemp(prefix=f".{artifact.name}.", dir=artifact.parent))
     try:
-        export_fp32(reference.model, staging / FP32_FILE, config.opset, config.max_seq_length)
+        fused = export_fp32(reference.model, staging / FP32_FILE, config.opset)
         reference.model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
         hf_config = reference.model.transformers_model.config
         io.write_json(staging / EXPORT_META, {
             "source_model": str(reference.path), "source_hash": reference.source_hash, "dim": reference.dim,
             "hidden_size": hf_config.hidden_size, "intermediate_size": hf_config.intermediate_size,
-            "max_seq_length": config.max_seq_length, "opset": config.opset,
+            "max_seq_length": config.max_seq_length, "opset": config.opset, "exporter": EXPORTER, "fused": fused,
             "torch": importlib.metadata.version("torch"),
         })
         if artifact.exists():

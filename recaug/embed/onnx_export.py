@@ -1,21 +1,28 @@
-"""Exports a sentence-transformers encoder to ONNX and quantises it.
+"""Exports a sentence-transformers encoder to ONNX, fuses it and quantises it.
 
 The exported graph is the whole encoder: transformer, mean pooling over real tokens
-and L2 normalisation, with dynamic batch and sequence axes (dynamo exporter; the
-legacy one bakes the traced sequence length into reshapes).
+and L2 normalisation, with dynamic batch and sequence axes. It is traced by the
+TorchScript exporter over eager attention, because onnxruntime's transformer optimizer
+recognises that graph and fuses it (one Attention op per layer, SkipLayerNormalization,
+BiasGelu, EmbedLayerNormalization): about 1.5x faster on CPU than the unfused graph.
+The dynamo exporter's graph is not recognised by the fusion patterns.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import warnings
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "sentence_embedding"
 BLOCK_SIZE = 32  # 128 was batch-dependent and less accurate on MiniLM (min cosine 0.995 vs 0.998)
+FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "mpnet": "bert"}
 
 
 class ExportUnsupported(Exception):
@@ -53,33 +60,67 @@ def _pooled_module(transformer):
     return MeanPooledEncoder(transformer).eval()
 
 
-def export_fp32(st_model, target: Path, opset: int, max_seq_length: int) -> None:
-    """Write the fp32 ONNX graph of `st_model` (on CPU) to `target`."""
+def export_fp32(st_model, target: Path, opset: int) -> bool:
+    """Write the fp32 ONNX graph of `st_model` (on CPU) to `target`, fused where
+    onnxruntime knows the architecture. Returns whether the graph was fused."""
+    import copy
+
     import torch
 
     check_exportable(st_model)
-    module = _pooled_module(st_model.transformers_model.to("cpu").float())
-    example = st_model.tokenizer(
-        ["an example text for tracing", "two"], padding=True, return_tensors="pt"
-    )
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    seq = torch.export.Dim("seq", min=1, max=max_seq_length)
+    transformer = copy.deepcopy(st_model.transformers_model).to("cpu").float()
+    transformer.set_attn_implementation("eager")  # SDPA traces into a graph the fusion does not match
+    module = _pooled_module(transformer)
+    example = st_model.tokenizer(["an example text for tracing", "two"], padding=True, return_tensors="pt")
+    axes = {"batch": 0, "sequence": 1}
+    traced = target.with_name(target.stem + ".traced.onnx")
     with torch.inference_mode(), warnings.catch_warnings():
-        # The exporter warns about axis renaming and deprecated pytree specs: noise for users.
-        warnings.simplefilter("ignore", category=UserWarning)
-        warnings.simplefilter("ignore", category=FutureWarning)
-        program = torch.onnx.export(
+        # The TorchScript exporter warns that it is deprecated and about traced Python conditions
+        # (the padding branch it traces is the general one): noise for users.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
             module,
             (example["input_ids"], example["attention_mask"]),
-            dynamo=True,
+            str(traced),
+            dynamo=False,
             opset_version=opset,
             input_names=list(INPUT_NAMES),
             output_names=[OUTPUT_NAME],
-            dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
-            optimize=True,
-            verbose=False,
+            dynamic_axes={
+                "input_ids": {i: name for name, i in axes.items()},
+                "attention_mask": {i: name for name, i in axes.items()},
+                OUTPUT_NAME: {0: "batch"},
+            },
         )
-    program.save(str(target))
+    try:
+        return _fuse(traced, target, transformer.config)
+    finally:
+        traced.unlink(missing_ok=True)
+
+
+def _fuse(source: Path, target: Path, hf_config) -> bool:
+    """Fuse attention, layer norms and GELU with onnxruntime's transformer optimizer; an
+    architecture it does not know is kept unfused (correct, just slower)."""
+    model_type = FUSABLE_MODEL_TYPES.get(getattr(hf_config, "model_type", ""))
+    if model_type is None:
+        log.info("no fusion rules for model type %r: keeping the unfused graph", hf_config.model_type)
+        os.replace(source, target)
+        return False
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with _quiet_onnxruntime_tools():
+        optimized = optimize_model(
+            str(source), model_type=model_type, num_heads=hf_config.num_attention_heads,
+            hidden_size=hf_config.hidden_size, opt_level=0,
+        )
+    fused = optimized.get_fused_operator_statistics()
+    if not fused.get("Attention"):
+        log.info("onnxruntime found no attention to fuse in %s: keeping the unfused graph", hf_config.model_type)
+        os.replace(source, target)
+        return False
+    optimized.save_model_to_file(str(target))
+    log.info("fused the ONNX encoder: %s", ", ".join(f"{count} {op}" for op, count in fused.items() if count))
+    return True
 
 
 def ffn_output_matmuls(model_path: Path, intermediate_size: int, hidden_size: int) -> list[str]:
@@ -119,45 +160,51 @@ def quantize_blockwise_int8(source: Path, target: Path) -> int:
     quantizer = MatMulNBitsQuantizer(
         str(source), bits=8, block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=4, nodes_to_include=nodes,
     )
-    with _quiet_quantizer():
+    with _quiet_onnxruntime_tools():
         quantizer.process()
         quantizer.model.save_model_to_file(str(target))
     return len(nodes)
 
 
-def quantize_dynamic_int8(source: Path, target: Path, keep_fp32: list[str]) -> int:
-    """Dynamic int8 quantisation, per output channel, of the weight MatMuls except `keep_fp32`.
+def attention_nodes(model_path: Path) -> list[str]:
+    """Names of the fused Attention ops (their QKV projection is the weight product)."""
+    import onnx
 
-    Returns the number of quantised MatMuls.
+    model = onnx.load(str(model_path), load_external_data=False)
+    return [node.name for node in model.graph.node if node.op_type == "Attention"]
+
+
+def quantize_dynamic_int8(source: Path, target: Path, keep_fp32: list[str]) -> int:
+    """Dynamic int8 quantisation, per output channel, of the weight MatMuls and fused
+    attention projections except `keep_fp32`.
+
+    Returns the number of quantised ops.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    nodes = [name for name in weight_matmuls(source) if name not in set(keep_fp32)]
-    with _quiet_quantizer():
+    nodes = [name for name in weight_matmuls(source) + attention_nodes(source) if name not in set(keep_fp32)]
+    with _quiet_onnxruntime_tools():
         quantize_dynamic(
             str(source), str(target), per_channel=True, weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes,
+            op_types_to_quantize=["MatMul", "Attention"], nodes_to_quantize=nodes,
+            # Shape inference cannot type the outputs of fused (contrib) ops: they are float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     if not target.is_file() or os.path.getsize(target) == 0:
         raise RuntimeError(f"quantisation wrote no model to {target}")
     return len(nodes)
 
 
-class _RootChatter(logging.Filter):
-    """onnxruntime's quantizers log per-tensor notes and a generic hint on the root logger."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR
-
-
 @contextlib.contextmanager
-def _quiet_quantizer():
-    root, package = logging.getLogger(), logging.getLogger("onnxruntime.quantization")
-    quiet, level = _RootChatter(), package.level
-    root.addFilter(quiet)
-    package.setLevel(logging.WARNING)
+def _quiet_onnxruntime_tools():
+    """onnxruntime's optimizer and quantizers log per-node notes and generic hints (on the
+    root and module-named loggers) and print shape-inference chatter: noise for users.
+    Errors still surface as exceptions."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
-        root.removeFilter(quiet)
-        package.setLevel(level)
+        logging.disable(previous)

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 
 from recaug.augment.generator import ChatPrompt, Generation, Generator
+from recaug.augment.outputs import MIN_TEXT_CHARS
 from recaug.augment.sanitize import keywords as clean_keywords
 from recaug.augment.sanitize import truncate
 
@@ -51,6 +52,8 @@ class TemplateGenerator(Generator):
             parts.append(f"Made by {fields['brand']}.")
         if fields.get("description"):
             parts.append(truncate(fields["description"], 160))
+        if len(" ".join(parts)) < MIN_TEXT_CHARS:  # a one-letter title such as "M (1931)" alone is too short
+            parts.append("A catalogue item.")
         words = [w.lower() for w in TITLE_WORD.findall(title) if w.lower() not in STOPWORDS]
         keywords = clean_keywords(categories + tags + words, 8) or ["item"]
         return {"description": " ".join(parts), "keywords": keywords, "attributes": {}}

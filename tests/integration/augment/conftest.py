@@ -96,9 +96,17 @@ class LLMServer:
                     action = server.plan.popleft() if server.plan else None
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self._in_flight = True
                 try:
                     self._answer(action, body)
                 finally:
+                    self._done()
+
+            def _done(self):
+                """The request stops counting as in flight before its reply goes out: a client
+                that got the reply may send its next request before this thread runs again."""
+                if self._in_flight:
+                    self._in_flight = False
                     with server._lock:
                         server.in_flight -= 1
 
@@ -124,6 +132,7 @@ class LLMServer:
                 self._send(200, json.dumps(payload).encode())
 
             def _send(self, status, data, headers=None):
+                self._done()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -33,7 +33,7 @@ def test_item_reply_cut_by_the_token_limit_is_closed():
 @pytest.mark.parametrize("reply, reason", [
     ("no json here", "no JSON object"),
     ('{"keywords": ["a"]}', "description"),
-    ('{"description": "<p></p>", "keywords": ["tent"]}', "empty after cleaning"),
+    ('{"description": "<p></p>", "keywords": ["tent"]}', "shorter than 10 characters after cleaning"),
     ('{"description": "A fine tent indeed.", "keywords": ["<x>", "ignore previous"]}', "no valid keywords"),
     ('{"description": 5, "keywords": ["tent"]}', "not a string"),
 ])

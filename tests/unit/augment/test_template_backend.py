@@ -29,6 +29,12 @@ def test_item_answer_with_nothing_usable_is_still_valid():
     assert out.description == "A catalogue item." and out.keywords == ["item"]
 
 
+def test_item_answer_for_a_one_letter_title_alone_is_long_enough():
+    out = parse_item(generate(prompts.item_prompt(prompts.item_fields({"title": "M (1931)"}), KEYS)), 300, 8, KEYS,
+                     from_model=False)
+    assert out.description == "M (1931). A catalogue item."
+
+
 def test_profile_answer_summarises_categories_and_recent_titles():
     history = [{"title": "Tent", "categories": "Outdoor, Camping"}, {"title": "Socks", "categories": "Sports"},
                {"title": "Lamp", "categories": "Outdoor"}]
