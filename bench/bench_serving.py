@@ -4,9 +4,20 @@ in-process onnxruntime and torch eager, and the recommendation gateway end to en
 A real FusionSASRec (default ModelConfig, random weights) over a 10,000-item catalogue
 is exported with recaug.export.onnx.export() (top-20) and deployed with
 recaug.deploy.deploy.deploy() to the bundled tritonserver twice: `bench_batched`
-(dynamic batching) and `bench_unbatched`. Requests carry 50-event histories. The
-gateway reads user histories from a real Feast SQLite store built by recaug.features
-from a synthetic marketplace (2,000 users) and runs under uvicorn on 127.0.0.1.
+(dynamic batching) and `bench_unbatched`, same config otherwise (one instance, one
+onnxruntime thread). Requests carry 50-event histories.
+
+Clients. Latency: tritonclient HTTP/gRPC, one request at a time. Throughput and soak:
+one process with N asyncio callers on one gRPC channel (grpc.aio and tritonclient's
+generated stubs); each request protobuf is built once and reused, and asks for
+top_ids/top_scores like the gateway, so the client costs ~0.1-0.2 ms CPU per request
+instead of ~0.3 with tritonclient's InferInput path; on 2 cores the client shares the
+CPU with the server. Both models get the same client and alternate in short windows
+(load from other processes hits both alike). The gateway reads user histories from a
+real Feast SQLite store built by recaug.features from a synthetic marketplace (2,000
+users); it runs as `recaug serve gateway` in its own process and is called over one
+keep-alive connection (http.client), one request at a time: 1,000 warm-up users, then
+the measured users (others), with the item cache on (default) and off.
 
     .venv/bin/python bench/bench_serving.py [--duration 60] [--window 5] [--requests 400]
 
@@ -17,13 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -152,13 +163,33 @@ def grpc_latency(url: str, name: str, inputs: dict, repeats: int) -> dict:
     return percentiles(samples)
 
 
+def infer_requests(name: str, count: int) -> list:
+    """`count` single-history ModelInferRequest protobufs for `name`, built once."""
+    from tritonclient.grpc import service_pb2
+
+    built = []
+    for seed in range(count):
+        inputs = requests_batch(1, seed)
+        inputs["now"] = inputs["now"].reshape(-1, 1)
+        request = service_pb2.ModelInferRequest(model_name=name)
+        for key in ("history", "timestamps", "now"):
+            tensor = request.inputs.add(name=key, datatype="INT64")
+            tensor.shape.extend(inputs[key].shape)
+            request.raw_input_contents.append(inputs[key].tobytes())
+        for output in ("top_ids", "top_scores"):
+            request.outputs.add(name=output)
+        built.append(request)
+    return built
+
+
 async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
     """`clients` concurrent callers, each sending its next request when the last one returns."""
-    import tritonclient.grpc as grpc
-    import tritonclient.grpc.aio as aio
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
 
-    client = aio.InferenceServerClient(url)
-    tensors = [grpc_inputs(grpc, requests_batch(1, seed)) for seed in range(64)]
+    channel = grpc.aio.insecure_channel(url)
+    infer = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer
+    requests = infer_requests(name, 64)
     done, errors, latencies = 0, 0, []
     first_error = ""
     stop_at = time.perf_counter() + seconds
@@ -169,7 +200,9 @@ async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dic
         while time.perf_counter() < stop_at:
             start = time.perf_counter()
             try:
-                await client.infer(name, tensors[turn % len(tensors)], client_timeout=10.0)
+                response = await infer(requests[turn % len(requests)], timeout=10.0)
+                if len(response.raw_output_contents) != 2:
+                    raise RuntimeError(f"expected 2 outputs, got {len(response.raw_output_contents)}")
                 done += 1
                 latencies.append(time.perf_counter() - start)
             except Exception as exc:  # counted, not fatal: the soak test reports them
@@ -180,7 +213,7 @@ async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dic
     began = time.perf_counter()
     await asyncio.gather(*(caller(i) for i in range(clients)))
     elapsed = time.perf_counter() - began
-    await client.close()
+    await channel.close()
     return {"clients": clients, "seconds": elapsed, "requests": done, "errors": errors,
             "throughput_rps": done / elapsed, **percentiles(latencies or [0.0]), "first_error": first_error}
 
@@ -201,8 +234,26 @@ def interleaved(url: str, names: tuple[str, ...], clients: int, seconds: float, 
         elapsed, done = sum(p["seconds"] for p in parts), sum(p["requests"] for p in parts)
         merged[name] = {"clients": clients, "seconds": elapsed, "requests": done,
                         "errors": sum(p["errors"] for p in parts), "throughput_rps": done / elapsed,
-                        "p99_ms": max(p["p99_ms"] for p in parts), "p50_ms": float(np.median([p["p50_ms"] for p in parts]))}
+                        "p99_ms": max(p["p99_ms"] for p in parts), "p50_ms": float(np.median([p["p50_ms"] for p in parts])),
+                        "rounds_rps": [round(p["throughput_rps"]) for p in parts]}
     return merged
+
+
+def batch_counts(url: str, name: str) -> dict[int, int]:
+    """Executions per batch size of `name` so far (Triton's statistics API)."""
+    from recaug.deploy.client import triton_client
+
+    with triton_client(url) as client:
+        stats = client.get_inference_statistics(name)["model_stats"][0]
+    return {int(b["batch_size"]): int(b["compute_infer"]["count"]) for b in stats.get("batch_stats", [])}
+
+
+def batches_between(before: dict[int, int], after: dict[int, int]) -> dict:
+    """How the dynamic batcher grouped the requests between two batch_counts() snapshots."""
+    executions = {size: count - before.get(size, 0) for size, count in after.items() if count > before.get(size, 0)}
+    requests = sum(size * count for size, count in executions.items())
+    return {"requests": requests, "executions": sum(executions.values()),
+            "mean_batch": requests / max(sum(executions.values()), 1), "executions_by_batch_size": dict(sorted(executions.items()))}
 
 
 def in_process(artifact: str, inputs: dict, repeats: int) -> dict:
@@ -237,54 +288,85 @@ def in_process(artifact: str, inputs: dict, repeats: int) -> dict:
     return {"onnxruntime": timed(lambda: session.run(None, inputs)), "torch_eager": timed(eager)}
 
 
-def gateway_latency(settings, repeats: int) -> dict:
-    import httpx
-    import uvicorn
-
+def gateway_latency(settings, root: Path, artifact: str, repeats: int) -> dict:
+    """Sequential /recommend calls to `recaug serve gateway` running in its own process:
+    with the default item cache, with diversity re-ranking, and with the cache off."""
     from recaug.features.build import build_features
     from recaug.features.store import apply_definitions, materialize
-    from recaug.serving_gateway.app import create_app
 
     build_features(settings)
     apply_definitions(settings)
     materialize(settings)
+    results = {}
+    for label, params, overrides in (("k10", {"k": 10}, []), ("k10_mmr", {"k": 10, "diversity": 0.3}, []),
+                                     ("k10_no_item_cache", {"k": 10}, ["deploy.gateway.item_cache_ttl_s=0"])):
+        with running_gateway(settings, root, artifact, overrides) as port:
+            results[label] = {**timed_gateway_calls(port, params, repeats), "load_average": os.getloadavg()}
+    return results
+
+
+@contextlib.contextmanager
+def running_gateway(settings, root: Path, artifact: str, overrides: list[str]):
+    """`recaug serve gateway` on a free port, settings from a params.yaml written for it."""
+    import subprocess
+
+    import yaml
+
+    from recaug.settings import to_params
+
+    params = root / "gateway-params.yaml"
     gateway_settings = settings.model_copy(deep=True)
     gateway_settings.deploy.model_name = "bench_unbatched"
+    params.write_text(yaml.safe_dump(to_params(gateway_settings)))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    users = [f"user-{i}" for i in range(N_USERS)]
-    results = {}
+    command = [str(Path(sys.executable).parent / "recaug"), "serve", "gateway", "--port", str(port),
+               "--artifact", artifact, *(part for item in overrides for part in ("--set", item))]
+    process = subprocess.Popen(command, env={**os.environ, "RECAUG_PARAMS": str(params)}, cwd=root)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            for label, params in (("k10", {"k": 10}), ("k10_mmr", {"k": 10, "diversity": 0.3})):
-                samples, statuses, parts = [], {}, {}
-                for i in range(repeats + 20):
-                    start = time.perf_counter()
-                    response = client.get("/recommend", params={"user_id": users[i % N_USERS], **params})
-                    if i >= 20:
-                        samples.append(time.perf_counter() - start)
-                        for entry in filter(None, response.headers.get("server-timing", "").split(", ")):
-                            name, duration = entry.split(";dur=")
-                            parts.setdefault(name, []).append(float(duration))
-                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                breakdown = {name: float(np.median(values)) for name, values in parts.items()}
-                results[label] = {**percentiles(samples), "statuses": statuses, "median_parts_ms": breakdown}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"gateway exited with code {process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield port
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-    return results
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def timed_gateway_calls(port: int, params: dict, repeats: int) -> dict:
+    """`repeats` users, one request each, after a warm-up over other users (half the
+    population): the item cache then holds what a running gateway has seen, not the
+    measured users' own answers."""
+    import http.client
+    import urllib.parse
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    warm_up = [f"user-{i}" for i in range(N_USERS // 2, N_USERS)]
+    measured = [f"user-{i}" for i in range(min(repeats, N_USERS // 2))]
+    samples, statuses, parts = [], {}, {}
+    for position, user in enumerate(warm_up + measured):
+        query = urllib.parse.urlencode({"user_id": user, **params})
+        start = time.perf_counter()
+        connection.request("GET", f"/recommend?{query}")
+        response = connection.getresponse()
+        response.read()
+        elapsed = time.perf_counter() - start
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+        if position >= len(warm_up):
+            samples.append(elapsed)
+            for entry in filter(None, (response.getheader("server-timing") or "").split(", ")):
+                name, duration = entry.split(";dur=")
+                parts.setdefault(name, []).append(float(duration))
+    connection.close()
+    breakdown = {name: float(np.median(values)) for name, values in parts.items()}
+    return {**percentiles(samples), "statuses": statuses, "median_parts_ms": breakdown}
 
 
 def main() -> int:
@@ -303,7 +385,8 @@ def main() -> int:
 
     torch.set_num_threads(2)
     results: dict = {"catalogue_items": N_ITEMS, "history_length": LENGTH, "top_k": TOP_K, "args": vars(args),
-                     "load_average_before": os.getloadavg(), "cpu_count": os.cpu_count()}
+                     "cpu_count": os.cpu_count(), "load_average": {"start": os.getloadavg()}}
+    load = results["load_average"]
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         settings = build_settings(Path(tmp))
         items = [f"sku-{i:05d}" for i in range(N_ITEMS)]
@@ -314,6 +397,7 @@ def main() -> int:
         try:
             deploy_as(settings, artifact, "bench_batched", batching=True)
             deploy_as(settings, artifact, "bench_unbatched", batching=False)
+            load["latency"] = os.getloadavg()
             latency = {}
             for batch in (1, 32):
                 inputs = requests_batch(batch, seed=batch)
@@ -322,19 +406,25 @@ def main() -> int:
                 for kind, value in in_process(artifact, inputs, args.requests).items():
                     latency[f"{kind}_b{batch}"] = value
             results["latency"] = latency
-            throughput = {}
+            load["throughput"] = os.getloadavg()
+            throughput, batches = {}, {}
             for clients in (1, 8, 32):
+                before = batch_counts(state.http_url, "bench_batched")
                 pair = interleaved(state.grpc_url, ("bench_unbatched", "bench_batched"), clients, args.window, args.rounds)
+                batches[f"c{clients}"] = batches_between(before, batch_counts(state.http_url, "bench_batched"))
                 for name, result in pair.items():
                     throughput[f"{name}_c{clients}"] = result
                     logging.info("%s with %d clients: %.0f req/s", name, clients, result["throughput_rps"])
             results["throughput"] = throughput
-            results["gateway"] = gateway_latency(settings, args.requests)
+            results["dynamic_batches"] = batches
+            load["gateway"] = os.getloadavg()
+            results["gateway"] = gateway_latency(settings, Path(tmp), artifact, args.requests)
+            load["soak"] = os.getloadavg()
             results["soak"] = closed_loop(state.grpc_url, "bench_batched", 32, args.duration)
         finally:
             server.stop()
 
-    results["load_average_after"] = os.getloadavg()
+    load["end"] = os.getloadavg()
     speedup = throughput["bench_batched_c32"]["throughput_rps"] / throughput["bench_unbatched_c32"]["throughput_rps"]
     results["checks"] = {
         "triton_http_p99_ms_batch1": {"value": latency["triton_http_b1"]["p99_ms"],
@@ -361,12 +451,15 @@ def main() -> int:
     for label, row in results["gateway"].items():
         parts = ", ".join(f"{name} {value:.2f} ms" for name, value in row["median_parts_ms"].items())
         print(f"\ngateway {label} median time per dependency: {parts} (rest: HTTP, FastAPI, re-ranking)")
-    print("\n| clients | no batching req/s | dynamic batching req/s | ratio | p99 ms (batched) |")
-    print("|---:|---:|---:|---:|---:|")
+    print("\n| clients | no batching req/s | dynamic batching req/s | ratio | per window (no / dyn) | p99 ms (batched) "
+          "| mean batch |")
+    print("|---:|---:|---:|---:|---|---:|---:|")
     for clients in (1, 8, 32):
         plain, batched = throughput[f"bench_unbatched_c{clients}"], throughput[f"bench_batched_c{clients}"]
+        windows = " ".join(f"{a}/{b}" for a, b in zip(plain["rounds_rps"], batched["rounds_rps"]))
         print(f"| {clients} | {plain['throughput_rps']:.0f} | {batched['throughput_rps']:.0f} | "
-              f"{batched['throughput_rps'] / plain['throughput_rps']:.2f}x | {batched['p99_ms']:.2f} |")
+              f"{batched['throughput_rps'] / plain['throughput_rps']:.2f}x | {windows} | {batched['p99_ms']:.2f} | "
+              f"{results['dynamic_batches'][f'c{clients}']['mean_batch']:.1f} |")
     soak = results["soak"]
     print(f"\nsoak: {soak['clients']} clients for {soak['seconds']:.0f} s: {soak['requests']} requests, "
           f"{soak['errors']} errors, {soak['throughput_rps']:.0f} req/s, p99 {soak['p99_ms']:.2f} ms")
@@ -378,8 +471,9 @@ def main() -> int:
     out = ROOT / "bench" / "results" / "serving.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nload average before/after: {results['load_average_before']} / {results['load_average_after']} "
-          f"on {results['cpu_count']} CPUs (other processes on the machine inflate every number above)")
+    loads = ", ".join(f"{stage} {value[0]:.1f}" for stage, value in load.items())
+    print(f"\n1-minute load average at the start of each part: {loads} on {results['cpu_count']} CPUs "
+          "(other processes on the machine inflate every number above)")
     print(f"\nwrote {out.relative_to(ROOT)}")
     return 0
 

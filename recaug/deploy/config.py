@@ -36,7 +36,9 @@ class LocalTritonConfig(BaseModel):
 class RemoteTritonConfig(BaseModel):
     type: Literal["remote"] = "remote"
     url: str = Field("127.0.0.1:8000", description="host:port of Triton's HTTP endpoint")
-    grpc_url: str | None = Field(None, description="host:port of Triton's gRPC endpoint (benchmarks, clients)")
+    grpc_url: str | None = Field(
+        None, description="host:port of Triton's gRPC endpoint; the gateway calls Triton over gRPC when set, else HTTP"
+    )
     model_format: ModelFormat = Field(
         "onnxruntime", description="onnxruntime: platform onnxruntime_onnx (production); python: python-backend model"
     )
@@ -71,11 +73,17 @@ class GatewayConfig(BaseModel):
         None, description="model artifact whose vocabulary/titles to use; default: the one last deployed"
     )
     default_k: int = Field(10, ge=1, description="items returned when the request has no k")
-    triton_timeout_s: float = Field(2.0, gt=0, description="connect + read timeout of one Triton call")
+    triton_timeout_s: float = Field(
+        2.0, gt=0, description="deadline of one Triton call (gRPC when the target has a gRPC address, else HTTP)"
+    )
     features_timeout_s: float = Field(2.0, gt=0, description="timeout of one online feature lookup")
     mmr_candidates: int = Field(
         0, ge=0, description="candidates re-ranked by MMR when diversity > 0 (0 = all K from the model)"
     )
+    item_cache_ttl_s: float = Field(
+        60.0, ge=0, description="how long item titles/embeddings read from the online store are reused (0 = never)"
+    )
+    item_cache_size: int = Field(10_000, ge=0, description="items kept in that cache (least recently used go first)")
     popular_window_days: int = Field(
         30, ge=1, description="cold-start answer: most interacted items over this many days before the newest event"
     )

@@ -29,15 +29,16 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app):
         holder["service"] = service or await run_in_threadpool(RecommendationService, settings, artifact_dir)
+        await holder["service"].warm_up()
         try:
             yield
         finally:
-            holder["service"].close()
+            await holder["service"].aclose()
 
     app = FastAPI(title="recaug recommendation gateway", lifespan=lifespan)
 
     @app.get("/recommend", response_model=Recommendation)
-    def recommend(
+    async def recommend(
         response: Response,
         user_id: str = Query(..., min_length=1, max_length=256, description="the user to recommend for"),
         k: int = Query(settings.deploy.gateway.default_k, ge=1, description="number of items"),
@@ -48,7 +49,7 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
             raise HTTPException(422, detail=f"k={k} exceeds the model's top_k={current.top_k}")
         timings: dict[str, float] = {}
         try:
-            answer = current.recommend(user_id, k, diversity, timings=timings)
+            answer = await current.recommend(user_id, k, diversity, timings=timings)
         except Unavailable as exc:
             raise HTTPException(503, detail=str(exc)) from exc
         # per-dependency time, readable in browsers' dev tools and by load tests
@@ -56,12 +57,12 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
         return answer
 
     @app.get("/healthz")
-    def healthz():
+    async def healthz():
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz():
-        checks = holder["service"].readiness()
+    async def readyz():
+        checks = await holder["service"].readiness()
         ready = all(value == "ok" for value in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

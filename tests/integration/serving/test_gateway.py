@@ -130,20 +130,33 @@ def test_health_and_readiness(client):
     assert ready.status_code == 200 and ready.json()["checks"] == {"triton": "ok", "feature_store": "ok"}
 
 
-def _app_with_triton_at(settings, url):
+def _app_with_triton_at(settings, protocol, url):
+    """A gateway whose Triton address is `url`, or whatever `url()` returns at the time."""
     from fastapi.testclient import TestClient
 
     from recaug.serving_gateway.app import create_app
-    from recaug.serving_gateway.service import RecommendationService
+    from recaug.serving_gateway.service import RecommendationService, TritonEndpoint
 
-    return TestClient(create_app(settings, service=RecommendationService(settings, triton_url=lambda: url)))
+    resolve = url if callable(url) else (lambda: url)
+    service = RecommendationService(settings, triton_endpoint=lambda: TritonEndpoint(protocol, resolve()))
+    return TestClient(create_app(settings, service=service))
 
 
-def test_triton_refusing_connections_is_503(gateway_world):
+def test_triton_over_http_gives_the_same_answer_as_over_grpc(client, gateway_world, triton):
+    """A remote target without a gRPC address is called over HTTP."""
+    expected = client.get("/recommend", params={"user_id": "user-5", "k": 6}).json()
+    with _app_with_triton_at(gateway_world[0], "http", triton.read_state().http_url) as over_http:
+        assert over_http.get("/recommend", params={"user_id": "user-5", "k": 6}).json() == expected
+        assert over_http.get("/readyz").status_code == 200
+    assert expected["source"] == "model" and len(expected["items"]) == 6
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_triton_refusing_connections_is_503(gateway_world, protocol):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"127.0.0.1:{sock.getsockname()[1]}"
-    with _app_with_triton_at(gateway_world[0], url) as client:
+    with _app_with_triton_at(gateway_world[0], protocol, url) as client:
         response = client.get("/recommend", params={"user_id": "user-3", "k": 5})
         assert response.status_code == 503 and "triton unavailable" in response.json()["detail"]
         assert client.get("/readyz").status_code == 503
@@ -151,7 +164,23 @@ def test_triton_refusing_connections_is_503(gateway_world):
         assert client.get("/recommend", params={"user_id": "someone-new"}).status_code == 200
 
 
-def test_triton_that_never_answers_is_503_after_the_timeout(gateway_world):
+def test_gateway_follows_triton_to_a_new_address(gateway_world, triton):
+    """A restarted local server listens on new ports: the call that fails on the old address
+    makes the gateway resolve it again, and the next request is served."""
+    with socket.socket() as sock:  # where the server was: nobody listens there now
+        sock.bind(("127.0.0.1", 0))
+        old_address = f"127.0.0.1:{sock.getsockname()[1]}"
+    addresses = [old_address]
+    with _app_with_triton_at(gateway_world[0], "grpc", lambda: addresses[-1]) as client:
+        assert client.get("/recommend", params={"user_id": "user-3"}).status_code == 503
+        addresses.append(triton.read_state().grpc_url)
+        assert client.get("/recommend", params={"user_id": "user-3"}).status_code == 503  # still the old channel
+        response = client.get("/recommend", params={"user_id": "user-3"})
+        assert response.status_code == 200 and response.json()["source"] == "model"
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_triton_that_never_answers_is_503_after_the_timeout(gateway_world, protocol):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -169,9 +198,9 @@ def test_triton_that_never_answers_is_503_after_the_timeout(gateway_world):
     thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
     thread.start()
     try:
-        with _app_with_triton_at(gateway_world[0], f"127.0.0.1:{listener.getsockname()[1]}") as client:
+        with _app_with_triton_at(gateway_world[0], protocol, f"127.0.0.1:{listener.getsockname()[1]}") as client:
             response = client.get("/recommend", params={"user_id": "user-3", "k": 5})
-        assert response.status_code == 503 and "triton unavailable" in response.json()["detail"]
+        assert response.status_code == 503 and "triton unavailable: no answer within 1 s" in response.json()["detail"]
         assert accepted  # the request did reach the silent server
     finally:
         stop.set()

@@ -121,7 +121,8 @@ def test_model_changed_after_export_is_refused_before_reaching_triton(triton, se
 
 
 def test_grpc_and_dynamic_batches_of_mixed_lengths(triton, serving_settings, artifacts):
-    """Concurrent requests with different history lengths are batched and padded by the model."""
+    """Concurrent requests with different history lengths and different requested outputs are
+    batched and padded by the model; each answer holds what its request asked for."""
     import concurrent.futures
 
     import tritonclient.grpc as grpc
@@ -133,9 +134,11 @@ def test_grpc_and_dynamic_batches_of_mixed_lengths(triton, serving_settings, art
     deploy(serving_settings, artifacts["v2"])  # live already (no-op) or re-deployed after test ordering changes
     model, _, _ = load_artifact(artifacts["v2"])
     module = top_k_module(model, 8, True, 20)
-    requests = [synthetic_requests(len(ITEMS), 2, length, seed=length) for length in (1, 3, 9, 15)] * 3
+    lengths = (1, 3, 9, 15)
+    requests = [synthetic_requests(len(ITEMS), 2, length, seed=length) for length in lengths] * 3
+    asked = [("top_ids", "top_scores") if i % 2 else () for i in range(len(requests))]  # () = all outputs
 
-    def call(inputs):
+    def call(inputs, outputs):
         client = grpc.InferenceServerClient(triton.read_state().grpc_url)
         tensors = []
         for key in ("history", "timestamps", "now"):
@@ -143,19 +146,23 @@ def test_grpc_and_dynamic_batches_of_mixed_lengths(triton, serving_settings, art
             tensor = grpc.InferInput(key, list(value.shape), "INT64")
             tensor.set_data_from_numpy(value)
             tensors.append(tensor)
-        result = client.infer(serving_settings.deploy.model_name, tensors)
+        result = client.infer(serving_settings.deploy.model_name, tensors,
+                              outputs=[grpc.InferRequestedOutput(name) for name in outputs] or None)
         client.close()
-        return result.as_numpy("top_ids"), result.as_numpy("top_scores")
+        return {output.name: result.as_numpy(output.name) for output in result.get_response().outputs}
 
     import torch
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(call, requests))
-    for inputs, (ids, scores) in zip(requests, answers):
+        answers = list(pool.map(call, requests, asked))
+    for inputs, outputs, answer in zip(requests, asked, answers):
         with torch.inference_mode():
-            t_ids, t_scores, _ = module(*(torch.from_numpy(inputs[k]) for k in ("history", "timestamps", "now")))
-        np.testing.assert_array_equal(ids, t_ids.numpy())
-        np.testing.assert_allclose(scores, t_scores.numpy(), atol=1e-4)
+            t_ids, t_scores, t_user = module(*(torch.from_numpy(inputs[k]) for k in ("history", "timestamps", "now")))
+        assert sorted(answer) == sorted(outputs or ("top_ids", "top_scores", "user_vector"))
+        np.testing.assert_array_equal(answer["top_ids"], t_ids.numpy())
+        np.testing.assert_allclose(answer["top_scores"], t_scores.numpy(), atol=1e-4)
+        if "user_vector" in answer:
+            np.testing.assert_allclose(answer["user_vector"], t_user.numpy(), atol=1e-4)
 
 
 def test_remote_target_pushes_files_through_the_repository_api(triton, serving_settings, artifacts):
