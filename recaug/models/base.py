@@ -35,16 +35,21 @@ class SequentialRecommender(nn.Module, Recommender):
     def encode(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Hidden state after each event [B, L, H], reading only earlier events."""
 
+    def encode_last(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Hidden state after the newest event [B, H]: all that scoring needs. Models that can
+        skip the other positions' work override this (it is what Triton runs per request)."""
+        return self.encode(history, timestamps, items)[:, -1]
+
     def readout(self, hidden: torch.Tensor, last_item: torch.Tensor, last_ts: torch.Tensor,
                 now: torch.Tensor) -> torch.Tensor:
         """User vectors from hidden states and the query time (shapes broadcast: [..., H] and [...])."""
         return hidden
 
     def user_vector(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
-        hidden = self.encode(history, timestamps, self.item_matrix())
-        return self.readout(hidden[:, -1], history[:, -1], timestamps[:, -1], now)
+        hidden = self.encode_last(history, timestamps, self.item_matrix())
+        return self.readout(hidden, history[:, -1], timestamps[:, -1], now)
 
     def score(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
         items = self.item_matrix()
-        hidden = self.encode(history, timestamps, items)
-        return self.readout(hidden[:, -1], history[:, -1], timestamps[:, -1], now) @ items.T
+        hidden = self.encode_last(history, timestamps, items)
+        return self.readout(hidden, history[:, -1], timestamps[:, -1], now) @ items.T

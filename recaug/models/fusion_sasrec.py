@@ -70,15 +70,24 @@ class FusionSASRec(SequentialRecommender):
             return hidden
         return torch.cat([hidden, self.text_channel.user_columns(history)], dim=-1)
 
-    def _encode_sequence(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    def encode_last(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """[B, H'] for the newest event; the last block and the text profile skip the other positions."""
+        hidden = self._encode_sequence(history, timestamps, items[:, :self.config.hidden_size], last_only=True)[:, -1]
+        if self.text_channel is None:
+            return hidden
+        return torch.cat([hidden, self.text_channel.user_columns(history, last_only=True)[:, -1]], dim=-1)
+
+    def _encode_sequence(self, history: torch.Tensor, timestamps: torch.Tensor, items: torch.Tensor,
+                         last_only: bool = False) -> torch.Tensor:
+        """[B, L, H], or [B, 1, H] with `last_only` (earlier blocks still need every position)."""
         x = nn.functional.embedding(history, items) + self.position(distance_positions(history, self.config.max_length))
         if self.event_time is not None:
             x = x + self.event_time(history, timestamps)
         valid = (history > 0).unsqueeze(-1).to(x.dtype)
         x = self.input_dropout(self.input_norm(x)) * valid
         mask = causal_padding_mask(history)
-        for block in self.blocks:
-            x = block(x, mask)
+        for depth, block in enumerate(self.blocks, start=1):
+            x = block(x, mask, last_only=last_only and depth == len(self.blocks))
         return self.output_norm(x)
 
     def readout(self, hidden: torch.Tensor, last_item: torch.Tensor, last_ts: torch.Tensor,

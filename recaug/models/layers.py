@@ -159,11 +159,13 @@ class TextChannel(nn.Module):
         weight = F.softplus(self.shift + self.slope * torch.log1p(train_count.to(text.dtype)))
         return text * weight.unsqueeze(1)
 
-    def user_columns(self, history: torch.Tensor) -> torch.Tensor:
-        """The text profile after every event [B, L, dim] (event t sees events <= t, newest weighs 1)."""
+    def user_columns(self, history: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """The text profile after every event [B, L, dim] (event t sees events <= t, newest weighs 1);
+        [B, 1, dim] after the newest event only with `last_only`."""
         text = self.reduced_text
         positions = torch.arange(history.shape[1], device=history.device)
-        age = (positions.unsqueeze(1) - positions.unsqueeze(0)).to(text.dtype)  # [query, key]
+        queries = positions[-1:] if last_only else positions
+        age = (queries.unsqueeze(1) - positions.unsqueeze(0)).to(text.dtype)  # [query, key]
         weights = torch.where(age >= 0, torch.pow(torch.full_like(age, self.decay), age.clamp(min=0)),
                               torch.zeros_like(age))
         weights = weights.unsqueeze(0) * (history > 0).to(text.dtype).unsqueeze(1)  # [B, L, L]
@@ -232,11 +234,14 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.out = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """[B, L, H] -> [B, L, H]; with `last_only` only the newest position queries: [B, 1, H]."""
         batch, length, hidden = x.shape
         q, k, v = self.qkv(x).view(batch, length, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4)
+        if last_only:
+            q, mask = q[:, :, -1:], mask[:, :, -1:]
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.out(attended.transpose(1, 2).reshape(batch, length, hidden))
+        return self.out(attended.transpose(1, 2).reshape(batch, q.shape[2], hidden))
 
 
 class TransformerBlock(nn.Module):
@@ -252,8 +257,9 @@ class TransformerBlock(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.dropout(self.attention(self.attention_norm(x), mask))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        attended = self.attention(self.attention_norm(x), mask, last_only)
+        x = (x[:, -1:] if last_only else x) + self.dropout(attended)
         return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
 
 

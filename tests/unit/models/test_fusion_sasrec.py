@@ -59,6 +59,14 @@ def test_left_padding_does_not_change_the_user_vector():
     assert torch.allclose(short, padded, atol=1e-5) and torch.allclose(short, longer_pad, atol=1e-5)
 
 
+@pytest.mark.parametrize("overrides", [{}, {"text_channel": False}, {"use_time": False, "num_layers": 3}])
+def test_encode_last_is_the_last_position_of_encode(overrides):
+    m = model(**overrides)
+    history, times, _ = batch()
+    items = m.item_matrix()
+    assert torch.allclose(m.encode_last(history, times, items), m.encode(history, times, items)[:, -1], atol=1e-6)
+
+
 def test_attention_is_causal():
     m = model()
     history, times, _ = batch()
