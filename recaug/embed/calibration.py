@@ -1,4 +1,5 @@
-"""Texts the ONNX encoder must embed like the torch encoder before it is used.
+"""Texts a faster encoder variant (ONNX, int8, 16-bit torch) must embed like the fp32
+torch encoder before it is used.
 
 They cover what catalogues hold: bare titles, titles with years and genres, long
 descriptions (truncation), tag lists, numbers, punctuation, accents, other scripts,
@@ -47,6 +48,17 @@ CALIBRATION_TEXTS: tuple[str, ...] = (
     "Noise complaint: neighbour's dog barks all night (tags: pets, sleep, neighbours)",
     "Jazz vinyl reissue: Kind of Blue (1959), 180 g pressing",
 )
+
+
+CHECK_BATCH_SIZE = 8  # small batches exercise several padding lengths
+
+
+def compare_on_calibration(candidate: np.ndarray, reference: np.ndarray) -> dict:
+    """Per-text agreement of two encoders' CALIBRATION_TEXTS vectors: min/mean cosine and the worst text."""
+    cosines = row_cosines(candidate, reference)
+    worst = int(np.argmin(cosines))
+    return {"texts": len(cosines), "min_cosine": float(cosines[worst]), "mean_cosine": float(cosines.mean()),
+            "worst_text": CALIBRATION_TEXTS[worst]}
 
 
 def calibration_hash(texts: tuple[str, ...] = CALIBRATION_TEXTS) -> str:

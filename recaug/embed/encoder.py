@@ -8,7 +8,13 @@ from typing import Sequence
 
 import numpy as np
 
-from recaug.embed.config import EmbedConfig, EncoderConfig, OnnxEncoderConfig, SentenceTransformersEncoderConfig
+from recaug.embed.config import (
+    AutoEncoderConfig,
+    EmbedConfig,
+    EncoderConfig,
+    OnnxEncoderConfig,
+    SentenceTransformersEncoderConfig,
+)
 
 
 class Encoder(abc.ABC):
@@ -35,8 +41,10 @@ class Encoder(abc.ABC):
 
 
 def create_encoder(config: EncoderConfig) -> Encoder:
-    """Build the configured backend. An ONNX encoder that does not match torch on the
-    calibration texts is replaced by the torch encoder (the reason is logged)."""
+    """Build the configured backend. A faster variant that does not match the fp32 torch
+    encoder on the calibration texts is replaced by a slower one (the reason is logged)."""
+    if isinstance(config, AutoEncoderConfig):
+        return _auto_encoder(config)
     if isinstance(config, SentenceTransformersEncoderConfig):
         from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
 
@@ -46,6 +54,24 @@ def create_encoder(config: EncoderConfig) -> Encoder:
 
         return load_onnx_encoder(config)
     raise TypeError(f"unknown encoder config {type(config).__name__}")
+
+
+def _auto_encoder(config: AutoEncoderConfig) -> Encoder:
+    """Torch in 16-bit where the device computes it natively, else (or when 16-bit misses
+    the calibration check) the fused fp32 ONNX graph, which itself falls back to torch fp32."""
+    from recaug.embed.device import native_half_precision, select_device
+
+    shared = config.model_dump(exclude={"type", "cache_dir"})
+    precision = native_half_precision(select_device(config.device))
+    if precision is not None:
+        from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
+
+        encoder = SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**shared, precision=precision))
+        if encoder.precision == precision:
+            return encoder
+    from recaug.embed.onnx_encoder import load_onnx_encoder
+
+    return load_onnx_encoder(OnnxEncoderConfig(**shared, cache_dir=config.cache_dir))
 
 
 _ENCODERS: dict[str, Encoder] = {}

