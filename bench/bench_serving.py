@@ -19,7 +19,7 @@ users); it runs as `recaug serve gateway` in its own process and is called over 
 keep-alive connection (http.client), one request at a time: 1,000 warm-up users, then
 the measured users (others), with the item cache on (default) and off.
 
-    .venv/bin/python bench/bench_serving.py [--duration 60] [--window 5] [--requests 400]
+    .venv/bin/python bench/bench_serving.py [--duration 60] [--window 12] [--requests 400]
 
 Prints a Markdown table and writes bench/results/serving.json.
 """
@@ -70,7 +70,7 @@ def build_settings(root: Path):
         "export": {"top_k": TOP_K, "parity_batch_sizes": [1, 32], "parity_lengths": [1, LENGTH]},
         "features": {"embedding_dim": 32, "include_augmented": False},
         "deploy": {"target": {"type": "local", "home": str(root / "triton")},
-                   "served": {"max_batch_size": 64, "max_queue_delay_us": 200}},
+                   "served": {"max_batch_size": 64}},  # queue delay: the deploy default
     })
     settings.lake.ensure()
     return settings
@@ -372,7 +372,7 @@ def timed_gateway_calls(port: int, params: dict, repeats: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of the 32-client soak run")
-    parser.add_argument("--window", type=float, default=5.0, help="seconds per throughput measurement")
+    parser.add_argument("--window", type=float, default=12.0, help="seconds per throughput measurement (split over --rounds)")
     parser.add_argument("--requests", type=int, default=400, help="sequential requests per latency measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternations between models per throughput window")
     args = parser.parse_args()

@@ -52,7 +52,11 @@ class ServedModelConfig(BaseModel):
 
     max_batch_size: int = Field(64, ge=1, description="largest batch Triton forms or accepts")
     dynamic_batching: bool = Field(True, description="let Triton merge concurrent requests into one batch")
-    max_queue_delay_us: int = Field(200, ge=0, description="how long a request may wait for others to batch with")
+    max_queue_delay_us: int = Field(
+        500, ge=0, description="how long a request may wait for others to batch with; on the 2-core bench machine "
+        "500 gave ~20% more throughput at 32 clients than 200 with the same mean batch (fewer scheduler wake-ups), "
+        "at most +0.5 ms when a request has no company",
+    )
     preferred_batch_sizes: list[int] = Field(
         [8, 16],
         description="batch sizes the dynamic batcher aims for; on CPU onnxruntime is cheapest per request "

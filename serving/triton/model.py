@@ -7,8 +7,13 @@ and imports nothing from recaug. Used where Triton has no onnxruntime backend (t
 binary bundled in nvidia-pytriton); production Triton serves the same model.onnx with
 `platform: "onnxruntime_onnx"`.
 
-Requests that arrive together (dynamic batching) run as one onnxruntime call: shorter
-histories are left-padded with item 0, which the model treats as "no event".
+Requests that arrive together (dynamic batching) run as one onnxruntime call. Triton's
+dynamic batcher only groups requests whose inputs have the same shape (history and
+timestamps are not marked `allow_ragged_batch`), so a batch never mixes history lengths
+and no model (GRU4Rec included) sees padding it did not ask for. Each response
+carries only the outputs its request asked for (Triton asks for all when a client names
+none): every output tensor is a copy through shared memory, which is most of this model's
+per-request cost once requests are batched.
 """
 
 import json
@@ -36,23 +41,15 @@ class TritonPythonModel:
             raise pb_utils.TritonModelException(f"{path}: expected inputs {sorted(INPUTS)}, found {sorted(names)}")
 
     def execute(self, requests):
-        arrays = []
-        for request in requests:
-            history = pb_utils.get_input_tensor_by_name(request, "history").as_numpy()
-            timestamps = pb_utils.get_input_tensor_by_name(request, "timestamps").as_numpy()
-            now = pb_utils.get_input_tensor_by_name(request, "now").as_numpy().reshape(-1)
-            arrays.append((history, timestamps, now))
-        length = max(h.shape[1] for h, _, _ in arrays)
-        feed = {
-            "history": np.concatenate([_left_pad(h, length) for h, _, _ in arrays]),
-            "timestamps": np.concatenate([_left_pad(t, length) for _, t, _ in arrays]),
-            "now": np.concatenate([n for _, _, n in arrays]),
-        }
+        arrays = [[pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in INPUTS] for r in requests]
+        feed = {name: np.concatenate([values[i] for values in arrays]) for i, name in enumerate(INPUTS)}
+        feed["now"] = feed["now"].reshape(-1)  # clients send [B, 1]
         outputs = self.session.run(list(OUTPUTS), feed)
         responses, start = [], 0
-        for history, _, _ in arrays:
+        for request, (history, _, _) in zip(requests, arrays):
             stop = start + history.shape[0]
-            tensors = [pb_utils.Tensor(name, value[start:stop]) for name, value in zip(OUTPUTS, outputs)]
+            wanted = set(request.requested_output_names())
+            tensors = [pb_utils.Tensor(name, value[start:stop]) for name, value in zip(OUTPUTS, outputs) if name in wanted]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start = stop
         return responses
@@ -60,9 +57,3 @@ class TritonPythonModel:
     def finalize(self):
         self.session = None
 
-
-def _left_pad(values, length):
-    missing = length - values.shape[1]
-    if missing == 0:
-        return values
-    return np.concatenate([np.zeros((values.shape[0], missing), dtype=values.dtype), values], axis=1)

@@ -121,8 +121,8 @@ def test_model_changed_after_export_is_refused_before_reaching_triton(triton, se
 
 
 def test_grpc_and_dynamic_batches_of_mixed_lengths(triton, serving_settings, artifacts):
-    """Concurrent requests with different history lengths and different requested outputs are
-    batched and padded by the model; each answer holds what its request asked for."""
+    """Concurrent requests with different history lengths and different requested outputs:
+    Triton batches equal lengths together; each answer holds what its request asked for."""
     import concurrent.futures
 
     import tritonclient.grpc as grpc
