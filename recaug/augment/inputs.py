@@ -30,26 +30,10 @@ def load_inputs(settings) -> AugmentInputs:
     lake = settings.lake
     if not io.exists(lake.interactions):
         raise AugmentInputError(f"{lake.interactions}: not found; run `recaug ingest` first")
-    interactions = _conformed(lake.interactions, schemas.INTERACTIONS)
+    interactions = schemas.read_conformed(lake.interactions, schemas.INTERACTIONS, AugmentInputError)
     interactions = interactions[interactions["source"] == schemas.OBSERVED]
     interactions = interactions.sort_values(["user_id", "timestamp", "item_id"], kind="stable").reset_index(drop=True)
-    items = _conformed(lake.items, schemas.ITEMS) if io.exists(lake.items) else schemas.ITEMS.empty()
+    items = (schemas.read_conformed(lake.items, schemas.ITEMS, AugmentInputError) if io.exists(lake.items)
+             else schemas.ITEMS.empty())
     return AugmentInputs(interactions, items)
 
-
-def _conformed(url: str, schema: schemas.TableSchema) -> "pd.DataFrame":
-    try:
-        df = io.read_parquet(url)
-    except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise AugmentInputError(f"{url}: cannot be read as Parquet ({exc})") from exc
-    try:
-        df = schemas.conform(df, schema)
-    except KeyError as exc:
-        raise AugmentInputError(f"{url}: {exc.args[0]}") from exc
-    except (ValueError, TypeError) as exc:
-        raise AugmentInputError(f"{url}: columns do not match the {schema.name} schema ({exc})") from exc
-    for column in schema.key:
-        nulls = df.index[df[column].isna()]
-        if len(nulls):
-            raise AugmentInputError(f"{url}: row {int(nulls[0])} column {column!r} is empty (ids and times are required)")
-    return df

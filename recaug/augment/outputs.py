@@ -107,14 +107,7 @@ def parse_item(text: str, max_description_chars: int, max_keywords: int, attribu
                from_model: bool = True) -> ItemText:
     """`from_model=False` (template text) skips the checks for failed generations."""
     obj = _json_object(text)
-    description = obj.get("description")
-    if not isinstance(description, str):
-        raise InvalidOutput("'description' is missing or not a string")
-    description = sanitize.plain_text(description, max_description_chars)
-    if len(description) < MIN_TEXT_CHARS:
-        raise InvalidOutput(f"'description' is shorter than {MIN_TEXT_CHARS} characters after cleaning")
-    if from_model:
-        _substantive("description", description)
+    description = _text_field(obj, "description", max_description_chars, from_model)
     keywords = sanitize.keywords(obj.get("keywords"), max_keywords)
     if not keywords:
         raise InvalidOutput("no valid keywords (short plain lowercase words)")
@@ -135,16 +128,20 @@ def parse_item(text: str, max_description_chars: int, max_keywords: int, attribu
 
 
 def parse_profile(text: str, max_profile_chars: int, from_model: bool = True) -> ProfileText:
-    obj = _json_object(text)
-    profile = obj.get("profile")
-    if not isinstance(profile, str):
-        raise InvalidOutput("'profile' is missing or not a string")
-    profile = sanitize.plain_text(profile, max_profile_chars)
-    if len(profile) < MIN_TEXT_CHARS:
-        raise InvalidOutput(f"'profile' is shorter than {MIN_TEXT_CHARS} characters after cleaning")
+    return ProfileText(profile=_text_field(_json_object(text), "profile", max_profile_chars, from_model))
+
+
+def _text_field(obj: dict, name: str, max_chars: int, from_model: bool) -> str:
+    """A free-text field, cleaned, length-limited and long enough to be worth storing."""
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise InvalidOutput(f"'{name}' is missing or not a string")
+    value = sanitize.plain_text(value, max_chars)
+    if len(value) < MIN_TEXT_CHARS:
+        raise InvalidOutput(f"'{name}' is shorter than {MIN_TEXT_CHARS} characters after cleaning")
     if from_model:
-        _substantive("profile", profile)
-    return ProfileText(profile=profile)
+        _substantive(name, value)
+    return value
 
 
 def _number(value: Any, n_candidates: int) -> int:

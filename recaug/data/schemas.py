@@ -133,3 +133,25 @@ def conform(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         result["source"] = result["source"].fillna(OBSERVED)
         result["confidence"] = result["confidence"].fillna(1.0)
     return result
+
+
+def read_conformed(url: str, schema: TableSchema, error: type[Exception]) -> pd.DataFrame:
+    """Read a lake table and conform it to `schema`; every problem raises `error` naming the
+    file and the column or row: unreadable Parquet, missing columns, wrong types, empty keys."""
+    from recaug import io
+
+    try:
+        df = io.read_parquet(url)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise error(f"{url}: cannot be read as Parquet ({exc})") from exc
+    try:
+        df = conform(df, schema)
+    except KeyError as exc:
+        raise error(f"{url}: {exc.args[0]}") from exc
+    except (ValueError, TypeError) as exc:
+        raise error(f"{url}: columns do not match the {schema.name} schema ({exc})") from exc
+    for column in schema.key:
+        nulls = df.index[df[column].isna()]
+        if len(nulls):
+            raise error(f"{url}: row {int(nulls[0])} column {column!r} is empty (ids and times are required)")
+    return df

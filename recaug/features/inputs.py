@@ -75,18 +75,7 @@ def _read(url: str) -> "pd.DataFrame":
 
 
 def _conformed(url: str, schema: schemas.TableSchema) -> "pd.DataFrame":
-    df = _read(url)
-    try:
-        df = schemas.conform(df, schema)
-    except KeyError as exc:
-        raise FeatureInputError(f"{url}: {exc.args[0]}") from exc
-    except (ValueError, TypeError) as exc:
-        raise FeatureInputError(f"{url}: columns do not match the {schema.name} schema ({exc})") from exc
-    for column in schema.key:
-        nulls = df.index[df[column].isna()]
-        if len(nulls):
-            raise FeatureInputError(f"{url}: row {int(nulls[0])} column {column!r} is empty (ids and times are required)")
-    return df
+    return schemas.read_conformed(url, schema, FeatureInputError)
 
 
 def _interactions(url: str, expect_source: str) -> "pd.DataFrame":

@@ -15,22 +15,11 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pandas as pd
 import pytest
+from augment_lake import ITEMS as ALL_ITEMS
+from augment_lake import with_augment, write_curated
 
-from recaug import io
-from recaug.data import schemas
-
-ITEMS = [
-    ("i01", "Trail Running Shoes", "Sports|Running", "lightweight|grip", "Stride", "Breathable shoes for rough trails."),
-    ("i02", "Running Socks", "Sports|Running", "cotton", "Stride", None),
-    ("i03", "Water Bottle", "Sports|Outdoor", "steel", "Flow", "Keeps drinks cold."),
-    ("i04", "Headlamp", "Outdoor|Camping", "led", "Lumo", None),
-    ("i05", "Camping Tent", "Outdoor|Camping", "two person", "Nest", "A light tent for two."),
-    ("i06", "Sleeping Bag", "Outdoor|Camping", "down", "Nest", None),
-    ("i07", "Espresso Machine", "Kitchen|Coffee", "steam", "Brava", "Makes espresso at home."),
-    ("i08", "Coffee Grinder", "Kitchen|Coffee", "burr", "Brava", None),
-]
+ITEMS = ALL_ITEMS[:8]
 HISTORIES = {
     "u1": ["i01", "i02", "i03", "i04"],
     "u2": ["i01", "i02", "i03"],
@@ -39,18 +28,6 @@ HISTORIES = {
     "u5": ["i01"],
     "u6": ["i07"],
 }
-
-
-def write_curated(settings, items=ITEMS, histories=HISTORIES) -> None:
-    start = pd.Timestamp("2026-01-01", tz="UTC")
-    frame = pd.DataFrame(items, columns=["item_id", "title", "categories", "tags", "brand", "description"])
-    frame["first_seen"] = [start + pd.Timedelta(days=i) for i in range(len(frame))]
-    rows = [
-        {"user_id": u, "item_id": i, "timestamp": start + pd.Timedelta(days=10 + n, hours=k)}
-        for k, (u, seq) in enumerate(histories.items()) for n, i in enumerate(seq)
-    ]
-    io.write_parquet(schemas.conform(frame, schemas.ITEMS), settings.lake.items)
-    io.write_parquet(schemas.conform(pd.DataFrame(rows), schemas.INTERACTIONS), settings.lake.interactions)
 
 
 def well_formed_reply(body: dict) -> str:
@@ -176,7 +153,7 @@ def _openai_backend(server: LLMServer, **overrides) -> dict:
 
 @pytest.fixture
 def curated(settings):
-    write_curated(settings)
+    write_curated(settings, ITEMS, HISTORIES)
     return settings
 
 
@@ -185,14 +162,6 @@ def small_curated(settings):
     """4 items, 3 users (u3 has a single event): small enough for the real model."""
     write_curated(settings, items=ITEMS[:4], histories={"u1": ["i01", "i02", "i03"], "u2": ["i02", "i04"], "u3": ["i01"]})
     return settings
-
-
-def with_augment(settings, **update):
-    """Settings with augment fields replaced (nested dicts are validated by pydantic)."""
-    from recaug.augment.config import AugmentConfig
-
-    merged = {**settings.augment.model_dump(), **update}
-    return settings.model_copy(update={"augment": AugmentConfig.model_validate(merged)})
 
 
 @pytest.fixture
