@@ -121,6 +121,14 @@ def augment_fitted(dataset, items: pd.DataFrame, sparse_max_events: int) -> tupl
     return augmented, info
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (wall time is wrong across a pause; CPU time is not)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def flatten(result: dict) -> dict[str, float]:
     row = {k: v for k, v in result["overall"].items() if k in COLUMNS}
     row["cold hr@10"] = result["cold_items"].get("hr@10")
@@ -332,13 +340,17 @@ def main(argv: list[str] | None = None) -> int:
                                                           "use_augmented": with_augmented})
             seed_everything(seed_config.seed)
             model = build_model(model_type, config, data.num_items, data.item_features())
+            cpu_start, load_before = _cpu_seconds(), os.getloadavg()[0]
             fitted = fit(model, data, seed_config)
+            cpu_seconds = _cpu_seconds() - cpu_start
             run = flatten(evaluate_recommender(model, data.test, data, seed_config, config.max_length))
             run.update(train_seconds=fitted.seconds, wall_seconds=fitted.seconds, epochs=len(fitted.history),
-                       best_epoch=fitted.best_epoch, **{"s/epoch": fitted.seconds / max(len(fitted.history), 1)})
+                       best_epoch=fitted.best_epoch, **{"s/epoch": fitted.seconds / max(len(fitted.history), 1)},
+                       train_cpu_seconds=cpu_seconds, load_before=load_before, load_after=os.getloadavg()[0])
             runs.append(run)
-            log.info("%s seed %d: ndcg@10 %.4f hr@10 %.4f cold hr@10 %.4f (%d epochs, %.0fs)", name, seed_config.seed,
-                     run["ndcg@10"], run["hr@10"], run["cold hr@10"], run["epochs"], run["train_seconds"])
+            log.info("%s seed %d: ndcg@10 %.4f hr@10 %.4f cold hr@10 %.4f (%d epochs, best %d, %.0fs wall, %.0fs CPU, "
+                     "load %.1f -> %.1f)", name, seed_config.seed, run["ndcg@10"], run["hr@10"], run["cold hr@10"],
+                     run["epochs"], run["best_epoch"], run["train_seconds"], cpu_seconds, load_before, run["load_after"])
         results[name] = {"runs": runs, "summary": aggregate(runs), "model": config.model_dump(mode="json")}
         io.write_json(args.out, build_report(results, context, complete=False)[0])  # partial results survive a stop
 

@@ -18,6 +18,8 @@ class Recommender(abc.ABC):
     """Scores all N+1 vocabulary indices (index 0 = padding) for each history."""
 
     name: str = "recommender"
+    # scores ignore how much left padding a history carries, so batches may be cut to their longest history
+    padding_invariant: bool = True
 
     @abc.abstractmethod
     def score(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,11 @@ Measured there (20 epochs, seed 42): dropping the LayerNorm after the text proje
 (it gave content vectors ~50x the norm of the 0.02-scale ID embeddings) and adding the
 text channel (64 principal components of MiniLM) took test NDCG@10 from .033 (10 epochs) to
 .064 (20 epochs); without the channel .054 and cold-item HR@10 .022 instead of .045.
+With the training defaults of recaug.train.config (linear schedule from 2e-3 over 20
+epochs, scalar parameters at 10x the learning rate, bf16 autocast, chunked loss), seeds
+42/43/44: NDCG@10 .0637/.0655/.0607 (mean .0633), cold-item HR@10 .0337/.0449/.0225
+(mean .0337, 89 cold cases); the ID-only ablation .0471 (ours 1.34x); ~115 s of training
+on two CPU cores. id_dropout 0.3 lost both (.0614, cold .019).
 """
 
 from __future__ import annotations

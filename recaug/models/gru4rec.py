@@ -11,6 +11,7 @@ from recaug.models.config import ModelConfig
 
 class GRU4Rec(SequentialRecommender):
     name = "gru4rec"
+    padding_invariant = False  # the GRU state drifts over left padding: batches keep max_length
 
     def __init__(self, config: ModelConfig, num_items: int, features=None):
         super().__init__()

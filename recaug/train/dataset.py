@@ -55,16 +55,21 @@ class EvalCases:
         return EvalCases(self.users[rows], [self.histories[i] for i in rows],
                          [self.history_times[i] for i in rows], self.targets[rows], self.now[rows])
 
-    def batches(self, batch_size: int, max_length: int):
-        """Yield (history, timestamps, now, targets, seen) numpy arrays; history/timestamps
-        keep the newest `max_length` events left-padded, `seen` holds every history item (0-padded)."""
+    def batches(self, batch_size: int, max_length: int, trim: bool = True):
+        """Yield (rows, history, timestamps, now, targets, seen) numpy arrays, history/timestamps
+        holding the newest `max_length` events left-padded. With `trim` (for models that ignore left
+        padding) cases go in order of history length and each batch is padded only to its longest
+        history, since padding costs as much as events. `seen` holds every history item (0-padded);
+        `rows` index the cases of the batch."""
+        by_length = np.argsort([len(h) for h in self.histories], kind="stable") if trim else np.arange(len(self))
         for start in range(0, len(self), batch_size):
-            rows = range(start, min(start + batch_size, len(self)))
-            history = left_pad([self.histories[i][-max_length:] for i in rows], max_length)
-            times = left_pad([self.history_times[i][-max_length:] for i in rows], max_length)
+            rows = by_length[start:start + batch_size]
             longest = max(1, max(len(self.histories[i]) for i in rows))
+            length = min(longest, max_length) if trim else max_length
+            history = left_pad([self.histories[i][-length:] for i in rows], length)
+            times = left_pad([self.history_times[i][-length:] for i in rows], length)
             seen = left_pad([self.histories[i] for i in rows], longest)
-            yield history, times, self.now[start:start + len(rows)], self.targets[start:start + len(rows)], seen
+            yield rows, history, times, self.now[rows], self.targets[rows], seen
 
 
 @dataclass

@@ -38,14 +38,16 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
 
     ks = sorted(config.ks)
     device = device or torch.device("cpu")
-    ranks, tops = [], []
     if len(cases) == 0:
         return {"overall": {"cases": 0}, "cold_items": {"cases": 0}, "cold_users": {"cases": 0}}
+    ranks_all = np.zeros(len(cases), dtype=np.int64)
+    tops_all = np.zeros((len(cases), max(ks)), dtype=np.int64)
     was_training = getattr(recommender, "training", False)
     if was_training:
         recommender.eval()
     with torch.inference_mode():
-        for history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length):
+        for rows, history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length,
+                                                                           recommender.padding_invariant):
             history_t = torch.from_numpy(history).to(device)
             scores = recommender.score(history_t, torch.from_numpy(times).to(device),
                                        torch.from_numpy(now).to(device)).float()
@@ -53,11 +55,10 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
             scores[:, 0] = float("-inf")
             scores.scatter_(1, torch.from_numpy(seen).to(device), float("-inf"))
             target_t = torch.from_numpy(targets).to(device)
-            ranks.append(target_ranks(scores, target_t))
-            tops.append(torch.topk(scores, max(ks), dim=1).indices.cpu().numpy())
+            ranks_all[rows] = target_ranks(scores, target_t)
+            tops_all[rows] = torch.topk(scores, max(ks), dim=1).indices.cpu().numpy()
     if was_training:
         recommender.train()
-    ranks_all, tops_all = np.concatenate(ranks), np.concatenate(tops)
     embeddings = data.text if data.text.shape[1] else None
     cold_items = data.train_counts[cases.targets] < config.cold_item_threshold
     cold_users = np.array([len(h) for h in cases.histories]) < config.cold_user_threshold
@@ -85,6 +86,7 @@ class VocabularyAdapter:
         self.to_model = torch.tensor([position.get(item, 0) if item is not None else 0 for item in data_vocab])
         self.known = self.to_model > 0
         self.training = False
+        self.padding_invariant = model.padding_invariant
 
     def eval(self):
         self.model.eval()

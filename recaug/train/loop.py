@@ -1,10 +1,14 @@
 """The training loop shared by FusionSASRec, its ablations and GRU4Rec.
 
-Cross-entropy over the full catalogue at every position of every window; augmented
-targets are down-weighted by confidence and, after a warm-up, pruned by loss
-(`recaug.augment.denoise.prune_by_loss`). Early stopping on validation NDCG@10; the best
-weights are restored at the end. A checkpoint after each epoch holds everything needed
-to resume (weights, optimizer, RNG states, history), written atomically.
+Cross-entropy over the full catalogue at every position of every window, one weight per
+target, computed in row chunks that never hold the whole logits matrix
+(`recaug.train.losses`); augmented targets are down-weighted by confidence and, after a
+warm-up, pruned by loss (`recaug.augment.denoise.prune_by_loss`). Windows are batched by
+length (padding costs as much as events); the learning rate decays linearly over the epoch
+budget. The forward runs under bf16 autocast on CUDA and on CPUs that compute bf16
+natively (the losses stay fp32); evaluation is fp32. Early stopping on validation NDCG@10;
+the best weights are restored at the end. A checkpoint after each epoch holds everything
+needed to resume (weights, optimizer, RNG states, history), written atomically.
 """
 
 from __future__ import annotations
@@ -73,16 +77,18 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
     model.to(device)
     windows = data.training_windows(model.config.max_length, config.augmented_weight if config.use_augmented else 0.0,
                                     config.windows_per_user)
-    tensors = [torch.from_numpy(a) for a in (windows.inputs, windows.input_times, windows.targets,
-                                             windows.target_times, windows.weights, windows.augmented)]
+    tensors = [torch.from_numpy(a) for a in (windows.inputs, windows.input_times, windows.targets, windows.target_times,
+                                             windows.weights, windows.augmented)]
     if device.type == "cuda":
         tensors = [t.pin_memory() for t in tensors]
+    lengths = (windows.inputs > 0).sum(axis=1)
     has_augmented = bool(windows.augmented.any())
     prune = _pruner() if has_augmented and config.prune_rate > 0 else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    use_amp = config.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.scalar_lr_scale), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    amp_dtype = autocast_dtype(config.amp, device)
+    use_amp = amp_dtype is not None
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
 
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
@@ -108,10 +114,13 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             break
         epoch_started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(config.seed * 1000 + epoch))
         total_loss, total_weight, pruned = 0.0, 0.0, 0
-        for start in range(0, len(order), config.batch_size):
-            batch = [t[order[start:start + config.batch_size]].to(device, non_blocking=True) for t in tensors]
+        batches = training_batches(lengths, config.batch_size, config.seed * 1000 + epoch, model.padding_invariant)
+        for step, rows in enumerate(batches):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, epoch - 1 + step / len(batches)) * group["lr_scale"]
+            length = int(lengths[rows].max()) if model.padding_invariant else windows.inputs.shape[1]
+            batch = [t[torch.from_numpy(rows), -length:].to(device, non_blocking=True) for t in tensors]
             inputs, input_times, targets, target_times, weights, augmented = batch
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 losses = _position_losses(model, inputs, input_times, targets, target_times)
@@ -156,17 +165,65 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
     return result
 
 
+def autocast_dtype(amp: bool, device):
+    """The autocast dtype of the training forward, None for fp32: the 16-bit type the device
+    computes natively (bfloat16, float16 on CUDA without it); None on CPUs without AVX512-BF16
+    or AMX, where emulated bf16 matmuls are slower than fp32."""
+    import torch
+
+    from recaug.hardware import native_half_precision
+
+    if not amp or device.type not in ("cpu", "cuda"):
+        return None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(native_half_precision(device.type))
+
+
+def parameter_groups(model, scalar_lr_scale: float) -> list[dict[str, Any]]:
+    """Weights, and the scalar parameters (gate and text-channel scales) with a larger step: Adam
+    moves every parameter by about lr per step, so at 2e-3 over a few hundred steps a scalar stays
+    near its initial value (see TrainConfig.scalar_lr_scale for what 10x measured)."""
+    scalars = [p for p in model.parameters() if p.ndim == 0]
+    weights = [p for p in model.parameters() if p.ndim > 0]
+    groups = [{"params": weights, "lr_scale": 1.0}, {"params": scalars, "lr_scale": scalar_lr_scale}]
+    return [group for group in groups if group["params"]]
+
+
+def learning_rate(config, progress: float) -> float:
+    """The step's learning rate; `progress` counts epochs done (fractions within an epoch)."""
+    if config.lr_schedule == "linear":
+        return config.learning_rate * max(0.0, 1.0 - progress / config.epochs)
+    return config.learning_rate
+
+
+def training_batches(lengths: np.ndarray, batch_size: int, seed: int, bucketed: bool = True,
+                     pool: int = 4) -> list[np.ndarray]:
+    """Window indices per step for one epoch. Bucketed (for models that ignore left padding):
+    shuffled windows are sorted by length within pools of `pool` batches, so each batch can be
+    cut to its longest window (on ml-latest-small ~80% of the cells are events instead of ~50%),
+    and the batches are shuffled; small pools keep the batches' composition random."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    size = batch_size * pool if bucketed else batch_size
+    batches = []
+    for start in range(0, len(order), size):
+        chunk = order[start:start + size]
+        if bucketed:
+            chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def _position_losses(model, inputs, input_times, targets, target_times):
-    """Cross-entropy over all items for every real target position -> [M]. The padding row is
-    sliced off the item matrix (not masked with -inf), which saves a copy of the largest tensor."""
-    from torch.nn import functional as F
+    """fp32 cross-entropy over all items for every real target position -> [M]. The padding row is
+    sliced off the item matrix (not masked with -inf); the logits are made chunk by chunk and
+    never held whole (`recaug.train.losses`)."""
+    from recaug.train.losses import linear_cross_entropy
 
     items = model.item_matrix()
     hidden = model.encode(inputs, input_times, items)
     mask = targets > 0
     query = model.readout(hidden[mask], inputs[mask], input_times[mask], target_times[mask])
-    logits = query @ items[1:].T
-    return F.cross_entropy(logits.float(), targets[mask] - 1, reduction="none")
+    return linear_cross_entropy(query, items[1:], targets[mask] - 1)
 
 
 def _pruner():

@@ -100,3 +100,21 @@ def test_bad_inputs_raise_readable_errors():
         build_sequences(frame(EVENTS), item_embeddings=bad)
     with pytest.raises(DatasetError, match="unknown split"):
         build_sequences(frame(EVENTS), split="random")
+
+
+def test_evaluation_batches_cover_each_case_once_cut_to_their_longest_history():
+    rows = [(f"u{n}", f"i{k}", k) for n in range(5) for k in range(3 + 2 * n)]  # histories of 1, 3, 5, 7, 9 events
+    cases = build_sequences(frame(rows)).test
+    batches = list(cases.batches(batch_size=2, max_length=6))
+    assert sorted(np.concatenate([b[0] for b in batches]).tolist()) == list(range(5))
+    for row_ids, history, times, now, targets, seen in batches:
+        longest = max(len(cases.histories[i]) for i in row_ids)
+        assert history.shape == times.shape == (len(row_ids), min(longest, 6))
+        assert seen.shape == (len(row_ids), longest)  # masking sees the whole history, not only the model's window
+        assert targets.tolist() == cases.targets[row_ids].tolist() and now.tolist() == cases.now[row_ids].tolist()
+        for r, i in enumerate(row_ids):
+            kept = cases.histories[i][-6:]
+            assert history[r, history.shape[1] - len(kept):].tolist() == kept.tolist()
+    untrimmed = list(cases.batches(batch_size=2, max_length=6, trim=False))
+    assert np.concatenate([b[0] for b in untrimmed]).tolist() == list(range(5))
+    assert all(b[1].shape[1] == 6 for b in untrimmed)

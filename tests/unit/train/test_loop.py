@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
+import pytest
 import torch
 
 from recaug.models.fusion_sasrec import FusionSASRec
 from recaug.models.gru4rec import GRU4Rec
 from recaug.models.most_pop import MostPop
+from recaug.train.config import TrainConfig
 from recaug.train.dataset import build_sequences
 from recaug.train.evaluate import evaluate_recommender
-from recaug.train.loop import fit, seed_everything
+from recaug import hardware
+from recaug.train.loop import autocast_dtype, fit, learning_rate, parameter_groups, seed_everything, training_batches
 
 
 def test_fusion_sasrec_learns_planted_sequences_and_beats_most_pop(market, tiny_model_config, tiny_train_config):
@@ -53,7 +57,10 @@ def test_same_seed_gives_identical_weights(market, tiny_model_config, tiny_train
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(market, tiny_model_config, tiny_train_config, tmp_path):
     interactions, items, embeddings = market
     data = build_sequences(interactions, items, embeddings)
-    config = tiny_train_config.model_copy(update={"epochs": 4, "patience": 100, "min_delta": -1.0})
+    # constant learning rate: the "crashed" run below is cut short by a smaller epoch budget, which would
+    # otherwise change its linear schedule (a real crash keeps the configuration)
+    config = tiny_train_config.model_copy(update={"epochs": 4, "patience": 100, "min_delta": -1.0,
+                                                  "lr_schedule": "constant"})
     seed_everything(config.seed)
     straight = FusionSASRec(tiny_model_config, data.num_items, data.item_features())
     fit(straight, data, config)
@@ -106,3 +113,77 @@ def test_position_losses_are_cross_entropy_over_real_items_only():
     scores[:, 0] = float("-inf")  # the padding index is never a candidate
     expected = torch.nn.functional.cross_entropy(scores, targets[:, -1], reduction="none")
     assert torch.allclose(losses, expected, atol=1e-5)
+
+
+def test_training_batches_hold_every_window_once_in_length_buckets():
+    lengths = np.random.default_rng(0).integers(1, 200, size=1000)
+    batches = training_batches(lengths, batch_size=32, seed=5)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    assert all(len(b) <= 32 for b in batches)
+    # one pool of 4 batches holds windows of similar length: cells mostly events, not padding
+    cells = sum(len(b) * lengths[b].max() for b in batches)
+    assert lengths.sum() / cells > 0.7
+    random_cells = sum(len(b) * lengths[b].max() for b in training_batches(lengths, 32, seed=5, bucketed=False))
+    assert cells < 0.8 * random_cells
+    assert [b.tolist() for b in batches] == [b.tolist() for b in training_batches(lengths, 32, seed=5)]
+    assert [b.tolist() for b in batches] != [b.tolist() for b in training_batches(lengths, 32, seed=6)]
+
+
+def test_linear_schedule_decays_to_zero_at_the_last_epoch():
+    config = TrainConfig(epochs=10, learning_rate=2e-3, lr_schedule="linear")
+    assert learning_rate(config, 0.0) == pytest.approx(2e-3)
+    assert learning_rate(config, 5.0) == pytest.approx(1e-3)
+    assert learning_rate(config, 10.0) == 0.0
+    assert learning_rate(config.model_copy(update={"lr_schedule": "constant"}), 9.5) == 2e-3
+
+
+def test_evaluation_cut_to_each_batch_longest_history_scores_as_max_length_padding(market, tiny_model_config,
+                                                                                   tiny_train_config):
+    interactions, items, embeddings = market
+    data = build_sequences(interactions, items, embeddings)
+    model = FusionSASRec(tiny_model_config, data.num_items, data.item_features())
+    fit(model, data, tiny_train_config.model_copy(update={"epochs": 1}))
+    trimmed = evaluate_recommender(model, data.test, data, tiny_train_config, tiny_model_config.max_length)
+    model.padding_invariant = False  # evaluate every batch at max_length, in case order
+    padded = evaluate_recommender(model, data.test, data, tiny_train_config, tiny_model_config.max_length)
+    for part in ("overall", "cold_items", "cold_users"):
+        assert trimmed[part] == pytest.approx(padded[part], abs=1e-6)
+
+
+def test_scalar_parameters_get_the_larger_learning_rate(market, tiny_model_config):
+    interactions, items, embeddings = market
+    data = build_sequences(interactions, items, embeddings)
+    model = FusionSASRec(tiny_model_config, data.num_items, data.item_features())
+    weights, scalars = parameter_groups(model, 10.0)
+    assert (weights["lr_scale"], scalars["lr_scale"]) == (1.0, 10.0)
+    ids = {id(p) for p in scalars["params"]}
+    for scalar in (model.text_channel.log_alpha, model.text_channel.shift, model.items.gate_shift):
+        assert id(scalar) in ids
+    assert all(p.ndim > 0 for p in weights["params"])
+    assert len(weights["params"]) + len(scalars["params"]) == len(list(model.parameters()))
+    gru = GRU4Rec(tiny_model_config, data.num_items)
+    assert [g["lr_scale"] for g in parameter_groups(gru, 10.0)] == [1.0]  # no scalars, no empty group
+
+
+def test_cpu_autocast_only_where_bf16_is_native(monkeypatch):
+    cpu = torch.device("cpu")
+    assert autocast_dtype(False, cpu) is None
+    monkeypatch.setattr(hardware, "native_half_precision", lambda device: "bf16")
+    assert autocast_dtype(True, cpu) == torch.bfloat16
+    monkeypatch.setattr(hardware, "native_half_precision", lambda device: None)
+    assert autocast_dtype(True, cpu) is None  # emulated bf16 is slower than fp32
+
+
+def test_bf16_autocast_training_still_learns(market, tiny_model_config, tiny_train_config, monkeypatch):
+    # emulated where the CPU lacks it: slow, not wrong
+    monkeypatch.setattr(hardware, "native_half_precision", lambda device: "bf16")
+    interactions, items, embeddings = market
+    data = build_sequences(interactions, items, embeddings)
+    model = FusionSASRec(tiny_model_config, data.num_items, data.item_features())
+    result = fit(model, data, tiny_train_config)
+    assert all(np.isfinite(row["loss"]) for row in result.history)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast computes in bf16, keeps fp32 weights
+    popular = evaluate_recommender(MostPop.fit(data), data.test, data, tiny_train_config, tiny_model_config.max_length)
+    ours = evaluate_recommender(model, data.test, data, tiny_train_config, tiny_model_config.max_length)
+    assert ours["overall"]["ndcg@10"] > popular["overall"]["ndcg@10"]
