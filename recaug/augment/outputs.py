@@ -108,7 +108,8 @@ def parse_item(text: str, max_description_chars: int, max_keywords: int, attribu
     """`from_model=False` (template text) skips the checks for failed generations."""
     obj = _json_object(text)
     description = _text_field(obj, "description", max_description_chars, from_model)
-    keywords = sanitize.keywords(obj.get("keywords"), max_keywords)
+    # "tags" is what small models most often write instead of "keywords" (SmolLM2-135M: ~1 reply in 5)
+    keywords = sanitize.keywords(obj.get("keywords", obj.get("tags")), max_keywords)
     if not keywords:
         raise InvalidOutput("no valid keywords (short plain lowercase words)")
     attributes = {}

@@ -99,13 +99,15 @@ def keyword(value: Any) -> str | None:
 
 
 def keywords(values: Any, limit: int) -> list[str]:
-    """Valid keywords, deduplicated in order; a string is split on commas, pipes or semicolons."""
+    """Valid keywords, deduplicated in order; strings (alone or in a list) are split on commas,
+    pipes or semicolons: small models often write ["a, b, c"] for ["a", "b", "c"]."""
     if isinstance(values, str):
-        values = re.split(r"[,|;/]", values)
+        values = [values]
     if not isinstance(values, list):
         return []
     out: list[str] = []
-    for value in values:
+    split = [part for value in values for part in (re.split(r"[,|;/]", value) if isinstance(value, str) else [value])]
+    for value in split:
         word = keyword(value)
         if word and word not in out:
             out.append(word)

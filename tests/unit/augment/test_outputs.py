@@ -23,6 +23,11 @@ def test_item_reply_is_extracted_cleaned_and_validated():
     assert out.attributes == {"audience": "families"}
 
 
+def test_item_reply_with_tags_instead_of_keywords():
+    reply = '{"description": "A tale of adventure in a fantastic box set.", "tags": ["quest, sword, prophecy"]}'
+    assert item(reply).keywords == ["quest", "sword", "prophecy"]
+
+
 def test_item_reply_cut_by_the_token_limit_is_closed():
     out = item('{"description": "A light tent for two.", "keywords": ["tent", "camping')
     assert out.keywords == ["tent", "camping"]

@@ -46,6 +46,8 @@ def test_keyword_accepts_only_short_plain_words(value, expected):
 def test_keywords_split_strings_dedupe_and_limit():
     assert sanitize.keywords("Shoes, trail|Shoes; grip", 10) == ["shoes", "trail", "grip"]
     assert sanitize.keywords(["a1", "b2", "c3"], 2) == ["a1", "b2"]
+    assert sanitize.keywords(["anti-aging, routine, hydration", "sunbathing"], 10) == [
+        "anti-aging", "routine", "hydration", "sunbathing"]
     assert sanitize.keywords({"x": 1}, 3) == []
 
 
