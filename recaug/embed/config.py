@@ -79,8 +79,8 @@ class OnnxEncoderConfig(EncoderSourceConfig, CachedExportConfig):
 
 class AutoEncoderConfig(EncoderSourceConfig, CachedExportConfig):
     """Picks the backend per machine: torch in bf16/fp16 where the device computes 16-bit
-    natively (CUDA, CPUs with AVX512-BF16 or AMX), else the fused fp32 ONNX graph (~1.4x torch
-    fp32 on CPU); each is used only after it matches the fp32 torch encoder (min_cosine)."""
+    natively (CUDA, CPUs with AVX512-BF16 or AMX), else the fused fp32 ONNX graph (1.4-2.3x torch
+    fp32 on CPU, by machine); each is used only after it matches the fp32 torch encoder (min_cosine)."""
 
     type: Literal["auto"] = Field("auto", description="backend selector")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from recaug.embed.errors import EmbedError
-from recaug.hardware import native_half_precision  # noqa: F401 (re-exported: the encoders ask here)
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,8 @@ def create_encoder(config: EncoderConfig) -> Encoder:
 def _auto_encoder(config: AutoEncoderConfig) -> Encoder:
     """Torch in 16-bit where the device computes it natively, else (or when 16-bit misses
     the calibration check) the fused fp32 ONNX graph, which itself falls back to torch fp32."""
-    from recaug.embed.device import native_half_precision, select_device
+    from recaug.embed.device import select_device
+    from recaug.hardware import native_half_precision
 
     shared = config.model_dump(exclude={"type", "cache_dir"})
     precision = native_half_precision(select_device(config.device))

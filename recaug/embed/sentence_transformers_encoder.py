@@ -11,9 +11,10 @@ import numpy as np
 from recaug.embed.batching import length_sorted_batches
 from recaug.embed.calibration import CALIBRATION_TEXTS, CHECK_BATCH_SIZE, compare_on_calibration
 from recaug.embed.config import SentenceTransformersEncoderConfig
-from recaug.embed.device import native_half_precision, select_device
+from recaug.embed.device import select_device
 from recaug.embed.encoder import Encoder
 from recaug.embed.model_files import model_hash, resolve_model_path
+from recaug.hardware import native_half_precision
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class SentenceTransformersEncoder(Encoder):
             torch.set_num_threads(config.threads)
         self.max_seq_length = config.max_seq_length
         self.model = self._load()
+        self.dim = int(self.model.get_embedding_dimension())
         self.precision = "fp32"
         self.check: dict | None = None
         wanted = resolve_precision(config.precision, self.device)
@@ -59,7 +61,6 @@ class SentenceTransformersEncoder(Encoder):
         self.source_hash = model_hash(self.path)
         variant = "torch" if self.precision == "fp32" else f"torch-{self.precision}"
         self.version = encoder_version(self.source_hash, variant, config.max_seq_length)
-        self.dim = int(self.model.get_embedding_dimension())
         log.info("encoder %s (%s) on %s in %s, dim %d", self.name, self.version, self.device, self.precision, self.dim)
 
     def _load(self):
@@ -94,7 +95,7 @@ class SentenceTransformersEncoder(Encoder):
         texts = list(texts)
         if not texts:
             return self._empty()
-        out = np.empty((len(texts), self.model.get_embedding_dimension()), dtype=np.float32)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
         on_gpu = self.device == "cuda"
         with torch.inference_mode():
             for idx in length_sorted_batches(self.token_lengths(texts), batch_size):

@@ -109,17 +109,17 @@ def test_half_precision_that_misses_the_threshold_stays_fp32(torch_encoder, capl
 
 
 def test_auto_uses_native_half_precision_or_the_onnx_graph(encoder_cache_dir, monkeypatch):
-    from recaug.embed import device
+    from recaug import hardware
     from recaug.embed.encoder import create_encoder
 
     config = AutoEncoderConfig(cache_dir=encoder_cache_dir, threads=2)
-    native = device.native_half_precision("cpu")
+    native = hardware.native_half_precision("cpu")
     encoder = create_encoder(config)
     if native:  # e.g. AVX512-BF16 / AMX CPUs
         assert encoder.backend == "sentence_transformers" and encoder.precision == native
     else:
         assert encoder.backend == "onnx"
-    monkeypatch.setattr(device, "native_half_precision", lambda _device: None)  # a CPU without 16-bit units
+    monkeypatch.setattr(hardware, "native_half_precision", lambda _device: None)  # a CPU without 16-bit units
     assert create_encoder(config).backend == "onnx"
 
 
