@@ -347,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             run.update(train_seconds=fitted.seconds, wall_seconds=fitted.seconds, epochs=len(fitted.history),
                        best_epoch=fitted.best_epoch, **{"s/epoch": fitted.seconds / max(len(fitted.history), 1)},
                        train_cpu_seconds=cpu_seconds, load_before=load_before, load_after=os.getloadavg()[0])
+            if fitted.cold_boost:
+                run.update({f"cold boost {key}": fitted.cold_boost[key] for key in
+                            ("bias", "similarity", "valid_ndcg@10", "valid_cold_hr@10", "reference_cold_hr@10")})
             runs.append(run)
             log.info("%s seed %d: ndcg@10 %.4f hr@10 %.4f cold hr@10 %.4f (%d epochs, best %d, %.0fs wall, %.0fs CPU, "
                      "load %.1f -> %.1f)", name, seed_config.seed, run["ndcg@10"], run["hr@10"], run["cold hr@10"],

@@ -6,8 +6,9 @@ items are represented by content alone. Each event also carries the log gap sinc
 previous event and its hour/day of week; the user vector adds the recency of the last
 event relative to the request time. A text channel (`layers.TextChannel`) appends a
 history-text-profile . item-text similarity to the same dot product, weighted up for
-rare items, so scores stay `user_vector @ item_matrix().T` with H' = hidden + text
-components. Trained with cross-entropy over all items.
+rare items, and one column for the cold-item boost chosen after training
+(`recaug.train.cold_start`), so scores stay `user_vector @ item_matrix().T` with
+H' = hidden + text components + 1. Trained with cross-entropy over all items.
 """
 
 from __future__ import annotations

@@ -143,6 +143,11 @@ class TextChannel(nn.Module):
     the item's reduced vector, w a learned softplus of log training frequency that starts
     large for rare items. Appended as extra columns, it adds alpha * w_i * cos(profile, text_i)
     to every score, so items nobody has interacted with yet still rank by content.
+
+    One more column carries the cold-item boost: items with fewer than `cold_count` fitted
+    events gain `cold_bias + cold_similarity * cos(profile, text_i)`. Training leaves it at
+    zero (training memorises rare items by their ID, which does not carry over to new
+    events); `recaug.train.cold_start` sets it after training on validation cases.
     """
 
     def __init__(self, text: torch.Tensor, dim: int, decay: float):
@@ -153,11 +158,28 @@ class TextChannel(nn.Module):
         # w(count) = softplus(shift + slope * log1p(count)): ~2.1 for unseen items, ~0.3 at 100 events
         self.shift = nn.Parameter(torch.tensor(2.0))
         self.slope = nn.Parameter(torch.tensor(-0.5))
+        self.register_buffer("cold_count", torch.tensor(0))
+        self.register_buffer("cold_bias", torch.tensor(0.0))
+        self.register_buffer("cold_similarity", torch.tensor(0.0))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before the boost existed (e.g. a champion the gate re-evaluates) load without one
+        for name in ("cold_count", "cold_bias", "cold_similarity"):
+            state_dict.setdefault(prefix + name, torch.zeros_like(getattr(self, name)))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def set_cold_boost(self, cold_count: int, bias: float, similarity: float) -> None:
+        self.cold_count.fill_(cold_count)
+        self.cold_bias.fill_(bias)
+        self.cold_similarity.fill_(similarity)
 
     def item_columns(self, train_count: torch.Tensor) -> torch.Tensor:
         text = self.reduced_text
         weight = F.softplus(self.shift + self.slope * torch.log1p(train_count.to(text.dtype)))
-        return text * weight.unsqueeze(1)
+        cold = (train_count < self.cold_count).to(text.dtype)
+        # the user side is alpha x a unit profile, so the boost's similarity weight is divided by alpha
+        weight = weight + cold * self.cold_similarity / torch.exp(self.log_alpha)
+        return torch.cat([text * weight.unsqueeze(1), (cold * self.cold_bias).unsqueeze(1)], dim=1)
 
     def user_columns(self, history: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """The text profile after every event [B, L, dim] (event t sees events <= t, newest weighs 1);
@@ -170,7 +192,8 @@ class TextChannel(nn.Module):
                               torch.zeros_like(age))
         weights = weights.unsqueeze(0) * (history > 0).to(text.dtype).unsqueeze(1)  # [B, L, L]
         profile = torch.bmm(weights, nn.functional.embedding(history, text))
-        return F.normalize(profile, dim=-1, eps=1e-8) * torch.exp(self.log_alpha)
+        profile = F.normalize(profile, dim=-1, eps=1e-8) * torch.exp(self.log_alpha)
+        return torch.cat([profile, torch.ones_like(profile[..., :1])], dim=-1)  # x the cold-boost column
 
 
 def reduce_text(text: torch.Tensor, dim: int) -> torch.Tensor:

@@ -167,6 +167,8 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
             figure = Figure("Training curve", png, "training_curve.png")
             section.blocks.append(figure)
             figures.append(figure)
+    if boost := metrics.get("cold_boost"):
+        section.blocks.append(_cold_boost_text(boost))
     if gate:
         section.blocks += _gate_blocks(gate, figures)
     export = _read_json(io.join(artifact_dir, "export.json"))
@@ -174,6 +176,18 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
         parity = [list(r) for r in flatten(export) if "parity" in r[0] or r[0] in ("opset", "onnx_sha256", "top_k")]
         section.blocks += ["**ONNX export and parity with torch**", Table(["field", "value"], parity[:30])]
     return section, models, figures
+
+
+def _cold_boost_text(boost: dict[str, Any]) -> str:
+    """What the cold-item boost chosen on validation cases did, in words."""
+    none = (boost.get("candidates") or [{}])[0]
+    reference = boost.get("reference_cold_hr@10")
+    return (f"**Cold-item boost** (items under {boost.get('cold_count')} fitted events, chosen on validation cases): "
+            f"bias {boost.get('bias')}, text-similarity weight {boost.get('similarity')}; validation NDCG@10 "
+            f"{none.get('valid_ndcg@10', float('nan')):.4f} -> {boost.get('valid_ndcg@10', float('nan')):.4f}, "
+            f"cold-item HR@10 {none.get('valid_cold_hr@10', float('nan')):.4f} -> "
+            f"{boost.get('valid_cold_hr@10', float('nan')):.4f}"
+            + (f" (aim {reference:.4f})" if reference is not None else "") + ".")
 
 
 def _gate_blocks(gate: dict[str, Any], figures: list[Figure]) -> list:

@@ -51,7 +51,21 @@ class TrainConfig(BaseModel):
     prune_warmup_epochs: int = Field(1, description="epochs before loss-based pruning starts (losses are noise at first)")
     eval_batch_size: int = Field(256, description="users scored per evaluation step")
     ks: list[int] = Field([10, 20], description="cut-offs for HR/Recall and NDCG (MRR uses the smallest)")
-    cold_item_threshold: int = Field(5, description="test items with fewer training interactions form the cold-item slice")
+    cold_item_threshold: int = Field(
+        5, description="items with fewer fitted interactions are cold: the evaluation's cold-item slice and the items "
+        "the cold-item boost applies to"
+    )
+    cold_boost: Literal["auto", "off"] = Field(
+        "auto", description="auto: after training, choose a score boost for items under cold_item_threshold fitted "
+        "events (a bias and a text-similarity weight) on the validation cases (recaug.train.cold_start); off: none"
+    )
+    cold_boost_reference: Literal["text_similarity"] | float = Field(
+        "text_similarity", description="validation cold-item HR@10 the boost aims for: the text-similarity "
+        "baseline's on the same cases, or a number"
+    )
+    cold_boost_max_ndcg_loss: float = Field(
+        0.1, description="share of validation NDCG@10 (relative) the cold-item boost may give up"
+    )
     cold_user_threshold: int = Field(5, description="users with fewer training events form the cold-user slice")
     checkpoint_every: int = Field(1, description="epochs between resumable checkpoints (0 = never)")
     gate_metric: str = Field("ndcg@10", description="validation metric the champion/challenger gate compares")

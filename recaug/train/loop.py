@@ -25,6 +25,7 @@ import numpy as np
 
 from recaug import io
 from recaug.errors import RecaugError
+from recaug.train.cold_start import calibrate_cold_boost
 from recaug.train.dataset import SequenceData
 from recaug.train.evaluate import evaluate_recommender
 
@@ -41,6 +42,7 @@ class FitResult:
     stopped_early: bool = False
     resumed_from_epoch: int = 0
     seconds: float = 0.0
+    cold_boost: dict[str, Any] | None = None  # what recaug.train.cold_start chose, and why
 
 
 def seed_everything(seed: int) -> None:
@@ -89,6 +91,9 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
     amp_dtype = autocast_dtype(config.amp, device)
     use_amp = amp_dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
+    log.info("training %s on %s, forward in %s: %d windows of up to %d events, %d epochs at most", model.name,
+             device, "fp32" if amp_dtype is None else f"{amp_dtype} autocast".replace("torch.", ""), len(windows),
+             windows.inputs.shape[1], config.epochs)
 
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
@@ -161,6 +166,7 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             })
     model.load_state_dict(best_state)
     model.eval()
+    result.cold_boost = calibrate_cold_boost(model, data, config, device)
     result.seconds = time.perf_counter() - started
     return result
 

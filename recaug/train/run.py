@@ -127,7 +127,7 @@ def train(settings) -> TrainResult:
     metrics = {
         "split": data.split, "valid": valid, "test": test, "best_epoch": fitted.best_epoch,
         "epochs_run": len(fitted.history), "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
-        "history": fitted.history,
+        "history": fitted.history, "cold_boost": fitted.cold_boost,
     }
     params = model_params(model, {
         "run_id": run_id, "fingerprint": inputs_fingerprint, "train": settings.train.model_dump(mode="json"),

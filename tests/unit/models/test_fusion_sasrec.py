@@ -42,8 +42,8 @@ def test_shapes_and_scoring_interface():
     history, times, now = batch()
     user = m.user_vector(history, times, now)
     items = m.item_matrix()
-    # H' = hidden size + the text channel's principal components (min(64, text_dim 8))
-    assert user.shape == (2, 16 + 8) and items.shape == (N + 1, 16 + 8)
+    # H' = hidden size + the text channel's principal components (min(64, text_dim 8)) + the cold-boost column
+    assert user.shape == (2, 16 + 8 + 1) and items.shape == (N + 1, 16 + 8 + 1)
     assert torch.all(items[0] == 0)
     plain = model(text_channel=False)
     assert plain.user_vector(history, times, now).shape == (2, 16) and plain.item_matrix().shape == (N + 1, 16)
@@ -106,16 +106,41 @@ def test_text_channel_ranks_unseen_items_by_similarity_to_the_history():
     text = m.text_channel.reduced_text
     assert torch.allclose(text[1:].norm(dim=1), torch.ones(N), atol=1e-5) and torch.all(text[0] == 0)
     history, times, now = torch.tensor([[4, 5]]), torch.tensor([[1_000, 2_000]]), torch.tensor([3_000])
-    user = m.user_vector(history, times, now)[0, 16:]
+    user = m.user_vector(history, times, now)[0, 16:-1]
     # the profile is the normalised decayed mean: the newest event weighs 1, the one before 0.5
     expected = torch.nn.functional.normalize(0.5 * text[4] + text[5], dim=0) * m.text_channel.log_alpha.exp()
     assert torch.allclose(user, expected, atol=1e-5)
     # rarer items get a larger text weight, and an item with text near the profile outscores one far from it
-    weights = m.item_matrix()[1:, 16:].norm(dim=1)
+    weights = m.item_matrix()[1:, 16:-1].norm(dim=1)
     counts = m.items.train_count[1:]
     assert weights[counts.argmin()] > weights[counts.argmax()]
-    text_scores = m.item_matrix()[:, 16:] @ user
+    text_scores = m.item_matrix()[:, 16:-1] @ user
     assert text_scores[5] > text_scores[int(torch.argmin(text[1:] @ text[5])) + 1]
+
+
+def test_cold_boost_adds_bias_and_text_similarity_to_cold_items_only():
+    m = model(use_attributes=False)
+    history, times, now = batch()
+    before = m.score(history, times, now)
+    m.text_channel.set_cold_boost(cold_count=5, bias=1.5, similarity=2.0)
+    after = m.score(history, times, now)
+    cold = m.items.train_count < 5
+    assert cold[1:].any() and (~cold[1:]).any()
+    assert torch.allclose(after[:, ~cold], before[:, ~cold], atol=1e-5)
+    profile = m.user_vector(history, times, now)[:, 16:-1] / m.text_channel.log_alpha.exp()
+    similarity = profile @ m.text_channel.reduced_text.T  # cos(unit profile, unit item text)
+    expected = before + cold.float() * (1.5 + 2.0 * similarity)
+    cold[0] = False  # padding stays zero
+    assert torch.allclose(after[:, cold], expected[:, cold], atol=1e-4)
+
+
+def test_a_model_saved_before_the_cold_boost_existed_loads_without_one():
+    boosted = model()
+    boosted.text_channel.set_cold_boost(cold_count=5, bias=1.0, similarity=1.0)
+    old_state = {k: v for k, v in model().state_dict().items() if ".cold_" not in k}
+    boosted.load_state_dict(old_state)  # strict
+    assert float(boosted.text_channel.cold_bias) == float(boosted.text_channel.cold_similarity) == 0.0
+    assert torch.allclose(boosted.item_matrix(), model().item_matrix())
 
 
 def test_text_channel_needs_text_embeddings():
@@ -157,6 +182,8 @@ def test_onnx_export_with_dynamic_batch_and_length_matches_torch(tmp_path, model
 
     torch.set_num_threads(1)
     m = model() if model_type == "fusion" else GRU4Rec(ModelConfig(hidden_size=16, num_layers=1), N).eval()
+    if model_type == "fusion":
+        m.text_channel.set_cold_boost(cold_count=5, bias=1.0, similarity=2.0)
 
     class Scores(torch.nn.Module):
         def __init__(self):

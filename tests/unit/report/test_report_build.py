@@ -24,6 +24,9 @@ def _lake_after_a_run(settings, run_id: str) -> str:
         "split": "leave-one-out", "valid": _slices(0.2, 0.1), "test": _slices(0.25, 0.125),
         "baselines": {"most_pop": {"test": _slices(0.05, 0.02)}},
         "history": [{"epoch": 1, "loss": 5.0}, {"epoch": 2, "loss": 4.0}],
+        "cold_boost": {"cold_count": 5, "bias": 0.5, "similarity": 3.0, "valid_ndcg@10": 0.095,
+                       "valid_cold_hr@10": 0.09, "reference_cold_hr@10": 0.08,
+                       "candidates": [{"bias": 0.0, "similarity": 0.0, "valid_ndcg@10": 0.1, "valid_cold_hr@10": 0.01}]},
     })
     io.write_json(io.join(artifact, "params.json"), {"model_type": "fusion_sasrec", "model": {"hidden_size": 32}})
     io.write_json(io.join(artifact, "gate.json"), {
@@ -56,6 +59,8 @@ def test_report_shows_every_section_with_inline_plots(settings):
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
     assert len(images) == 6  # three metric slices, training curve, gate, task times
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
+    assert ("Cold-item boost** (items under 5 fitted events, chosen on validation cases): bias 0.5, text-similarity "
+            "weight 3.0; validation NDCG@10 0.1000 -> 0.0950, cold-item HR@10 0.0100 -> 0.0900 (aim 0.0800).") in markdown
     assert "Gate decision: deploy." in markdown and "| champion (re-evaluated on today's data) | run-6 | 0.1000 |" in markdown
     for text in ("Data validation", "2026-01-02", "rejected", "items_enriched", "most_pop", "champion",
                  "ndcg@10 improved", "recaug_seq", "fusion_sasrec"):
