@@ -52,10 +52,14 @@ def reference_cold_recall(config, data: SequenceData, max_length: int, device) -
 
 def calibrate_cold_boost(model, data: SequenceData, config, device=None) -> dict[str, Any] | None:
     """Set the model's cold-item boost from the validation cases; returns what was chosen and why
-    (None when the model has no text channel or the boost is off)."""
+    (None when the model has no text channel, the boost is off or no validation target is cold)."""
     from recaug.train.evaluate import evaluate_recommender
 
     if config.cold_boost == "off" or not supports_cold_boost(model):
+        return None
+    if not (data.train_counts[data.valid.targets] < config.cold_item_threshold).any():
+        log.info("no cold-item boost: no validation target has fewer than %d fitted events to choose it on",
+                 config.cold_item_threshold)
         return None
     max_length = model.config.max_length
     channel = model.text_channel

@@ -61,7 +61,7 @@ def test_fit_chooses_the_boost_on_validation_cases_and_records_every_candidate(t
     assert boost["valid_ndcg@10"] >= (1 - config.cold_boost_max_ndcg_loss) * boost["candidates"][0]["valid_ndcg@10"]
 
 
-def test_no_boost_when_off_or_without_a_text_channel(market, tiny_model_config):
+def test_no_boost_when_off_without_cold_validation_targets_or_without_a_text_channel(market, tiny_model_config):
     from recaug.train.config import TrainConfig
 
     interactions, items, embeddings = market
@@ -70,5 +70,7 @@ def test_no_boost_when_off_or_without_a_text_channel(market, tiny_model_config):
     model = FusionSASRec(tiny_model_config, data.num_items, data.item_features())
     assert fit(model, data, config).cold_boost is None
     assert float(model.text_channel.cold_bias) == float(model.text_channel.cold_similarity) == 0.0
+    no_cold_targets = config.model_copy(update={"cold_boost": "auto", "cold_item_threshold": 0})
+    assert fit(model, data, no_cold_targets).cold_boost is None
     gru = GRU4Rec(tiny_model_config, data.num_items)
     assert fit(gru, data, config.model_copy(update={"cold_boost": "auto"})).cold_boost is None
