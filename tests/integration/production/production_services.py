@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ import pytest
 
 REDIS_ENV = "RECAUG_TEST_REDIS_URL"
 POSTGRES_ENV = "RECAUG_TEST_POSTGRES_URL"
+RABBITMQ_ENV = "RECAUG_TEST_RABBITMQ_ADDRESS"  # host:port of the AMQP listener
 
 # The feature-store tests' small marketplace (tests/integration/features/feature_market.py)
 # is reused as is: the same data the SQLite tests use.
@@ -25,6 +27,14 @@ def service_url(variable: str) -> str:
     if not url:
         pytest.skip(f"{variable} is not set: export it (see .ci/run) to run this test against the real service")
     return url
+
+
+def require_tcp(variable: str, host: str, port: int, timeout_s: float = 5.0) -> None:
+    """Fail (never skip) when a service whose address is set does not accept connections."""
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        pytest.fail(f"{variable} is set ({host}:{port}) but nothing accepts connections there: {exc}")
 
 
 def unique_name(prefix: str) -> str:

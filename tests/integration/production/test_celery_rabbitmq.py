@@ -4,7 +4,12 @@ The Airflow Celery provider is not in requirements/lock.txt (docs/PRODUCTION.md 
 what installing it changes), so this checks the layer under it: a worker process
 consuming from a RabbitMQ vhost with its own user (created here with a random password
 and deleted afterwards: the broker's default user appears nowhere), running a stage
-and handing its JSON summary back.
+and handing its JSON summary back. Running the DAG itself under Airflow's
+CeleryExecutor is issue #16.
+
+The broker is the one at $RECAUG_TEST_RABBITMQ_ADDRESS (host:port): unset, the tests
+skip and name it; set, a broker that does not answer, cannot be managed with
+rabbitmqctl or refuses the test user fails them.
 """
 
 from __future__ import annotations
@@ -13,20 +18,21 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from production_services import unique_name
+from production_services import RABBITMQ_ENV, unique_name
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-RABBITMQ_ADDRESS_ENV = "RECAUG_TEST_RABBITMQ_ADDRESS"
 HERE = Path(__file__).resolve().parent
 CELERY = str(Path(sys.executable).with_name("celery"))
 RESULT_TIMEOUT = 90
+WORKER_READY_TIMEOUT = 60
 TINY_MARKET = {"data": {"synth": {"n_users": 20, "n_items": 40, "n_interactions": 300, "n_days": 3, "seed": 11}}}
 
 
@@ -37,31 +43,67 @@ def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def broker_url():
-    """amqp:// URL of a throwaway vhost and user on the local RabbitMQ."""
+def require_rabbitmqctl() -> None:
+    """The address is set, so a broker that cannot be managed fails the test instead of skipping it."""
     if shutil.which("rabbitmqctl") is None:
-        pytest.skip("rabbitmqctl is not on PATH: cannot create a throwaway RabbitMQ user and vhost")
+        pytest.fail(f"{RABBITMQ_ENV} is set but rabbitmqctl is not on PATH: the test needs it to create "
+                    "a throwaway user and vhost on that broker")
     try:
         rabbitmqctl("status")
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"rabbitmqctl cannot manage the local RabbitMQ node: {exc}")
-    address = os.environ.get(RABBITMQ_ADDRESS_ENV, "127.0.0.1:5672")
+        pytest.fail(f"{RABBITMQ_ENV} is set but rabbitmqctl cannot manage the RabbitMQ node: {exc}")
+
+
+def require_login(broker_url: str, shown: str) -> None:
+    """The throwaway user logs in at the address: the variable names the node rabbitmqctl manages."""
+    from kombu import Connection
+
+    try:
+        with Connection(broker_url, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises the transport's own errors (socket, AMQP access refused)
+        pytest.fail(f"{RABBITMQ_ENV} is set but the broker at {shown} did not let the test user in: {exc}")
+
+
+@pytest.fixture(scope="module")
+def broker_url(rabbitmq_address):
+    """amqp:// URL of a throwaway vhost and user on the RabbitMQ at $RECAUG_TEST_RABBITMQ_ADDRESS."""
+    require_rabbitmqctl()
+    host, port = rabbitmq_address
     user, vhost, password = unique_name("recaug_test"), unique_name("recaug_test"), secrets.token_urlsafe(24)
     rabbitmqctl("add_user", user, stdin=password)  # from stdin: the password never shows in `ps`
     try:
         rabbitmqctl("add_vhost", vhost)
         rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-        yield f"amqp://{user}:{password}@{address}/{vhost}"
+        url = f"amqp://{user}:{password}@{host}:{port}/{vhost}"
+        require_login(url, f"{host}:{port}/{vhost}")
+        yield url
     finally:
         rabbitmqctl("delete_user", user)
         subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+def wait_until_consuming(worker: subprocess.Popen, broker_url: str, node: str, log: Path) -> None:
+    """Block until the worker answers a ping over the broker; fail with its log if it exits or never does."""
+    from celery import Celery
+
+    probe = Celery("recaug_probe", broker=broker_url)
+    try:
+        for _ in range(WORKER_READY_TIMEOUT):
+            if worker.poll() is not None:
+                pytest.fail(f"the Celery worker exited {worker.returncode} before consuming:\n{log.read_text()[-3000:]}")
+            if probe.control.ping(destination=[node], timeout=1.0):
+                return
+        pytest.fail(f"the Celery worker did not answer a ping within ~{WORKER_READY_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+    finally:
+        probe.close()
 
 
 @pytest.fixture(scope="module")
 def queue(broker_url, tmp_path_factory):
     """A worker process consuming one queue; stopped (warm shutdown) afterwards."""
     name = unique_name("recaug_stages")
+    node = f"{name}@{socket.gethostname()}"
     log = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUG_")}
     env.update({
@@ -72,11 +114,12 @@ def queue(broker_url, tmp_path_factory):
     })
     with log.open("w") as out:
         worker = subprocess.Popen(
-            [CELERY, "-A", "stage_worker", "worker", "--pool=solo", "-Q", name, "-n", f"{name}@%h",
+            [CELERY, "-A", "stage_worker", "worker", "--pool=solo", "-Q", name, "-n", node,
              "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"],
             cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     try:
+        wait_until_consuming(worker, broker_url, node, log)
         yield name
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -90,11 +90,11 @@ def test_early_stopping_restores_the_best_epoch(market, tiny_model_config, tiny_
     model = FusionSASRec(tiny_model_config, data.num_items, data.item_features())
     result = fit(model, data, config)
     scores = [row["valid_ndcg@10"] for row in result.history]
-    assert result.best_valid == max(scores)
+    assert result.stopped_early and len(scores) < config.epochs  # the loop stopped before its epoch budget
+    assert len(scores) - result.best_epoch == config.patience  # ... exactly `patience` epochs after the best one
+    assert result.best_valid == max(scores) == scores[result.best_epoch - 1] > scores[-1]
     final = evaluate_recommender(model, data.valid, data, config, tiny_model_config.max_length)["overall"]["ndcg@10"]
-    assert final == result.best_valid
-    if result.stopped_early:
-        assert len(scores) - result.best_epoch == config.patience
+    assert final == result.best_valid  # the best weights are back, not the last epoch's
 
 
 def test_position_losses_are_cross_entropy_over_real_items_only():
