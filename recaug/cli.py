@@ -1,14 +1,16 @@
 """`recaug <stage>`: every pipeline stage callable from the shell.
 
 Each stage package owns a `cli.py` with `register(commands)`; this module only builds
-the parser, loads the settings and reports errors in words instead of tracebacks.
+the parser, loads the settings, holds the lake lock around every command that writes
+the lake (`recaug.lake_lock`; the commands in LOCK_FREE_COMMANDS only read or only drop
+batches into the landing inbox) and reports errors in words instead of tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
-import logging
 import sys
 from typing import Callable
 
@@ -25,7 +27,17 @@ STAGE_CLI_MODULES = (
     "recaug.export.cli",
     "recaug.deploy.cli",
     "recaug.report.cli",
+    "recaug.lake_cli",
 )
+
+# Commands that never write the lake outside landing/ (an inbox with atomic publication
+# that producers fill without the lock) and so do not take the lake lock.
+LOCK_FREE_COMMANDS = frozenset({
+    "data fetch", "data load", "data synth", "data versions",
+    "features serve", "features context",
+    "serve triton start", "serve triton stop", "serve triton status", "serve gateway",
+    "lake status", "lake unlock",
+})
 
 Handler = Callable[[argparse.Namespace, "object"], int | None]
 
@@ -33,14 +45,15 @@ Handler = Callable[[argparse.Namespace, "object"], int | None]
 class Commands:
     """Adds subcommands that all accept the common settings options."""
 
-    def __init__(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser):
+    def __init__(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser, prefix: str = ""):
         self._subparsers = subparsers
         self._common = common
+        self._prefix = prefix
         self._groups: dict[str, Commands] = {}
 
     def add(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
         parser = self._subparsers.add_parser(name, help=help, description=help, parents=[self._common])
-        parser.set_defaults(handler=handler)
+        parser.set_defaults(handler=handler, command_path=f"{self._prefix}{name}")
         return parser
 
     def group(self, name: str, help: str) -> "Commands":
@@ -48,7 +61,7 @@ class Commands:
         if name not in self._groups:
             parser = self._subparsers.add_parser(name, help=help, description=help)
             subparsers = parser.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
-            self._groups[name] = Commands(subparsers, self._common)
+            self._groups[name] = Commands(subparsers, self._common, prefix=f"{self._prefix}{name} ")
         return self._groups[name]
 
 
@@ -91,10 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     try:
         settings = settings_from_args(args)
-        return int(args.handler(args, settings) or 0)
+        if args.command_path in LOCK_FREE_COMMANDS:
+            return int(args.handler(args, settings) or 0)
+        from recaug.lake_lock import cli_claim, lake_writer
+
+        command = " ".join(["recaug", *(argv if argv is not None else sys.argv[1:])])[:200]
+        with lake_writer(settings, cli_claim(settings.run_id, command)):
+            return int(args.handler(args, settings) or 0)
     except RecaugError as exc:
         print(f"recaug {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        print(f"recaug {args.command}: error: out of space writing {exc.filename or 'the lake'}: {exc.strerror}; "
+              "files already in the lake are unchanged. Free space and run the command again", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

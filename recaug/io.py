@@ -1,17 +1,26 @@
 """Atomic, fsspec-aware reads and writes for the data lake.
 
 Every stage writes through these helpers so that a crash never leaves a half-written
-file where a reader could find it: local files are written to a temporary sibling and
-renamed into place (atomic on POSIX); object stores publish an object only when its
-upload completes, so a direct write there is already all-or-nothing.
+file where a reader could find it: local files are written to a hidden temporary
+sibling (`.<name>.<random><suffix>.recaug-tmp`), flushed to disk (fsync), renamed into
+place (atomic on POSIX) and the rename made durable by an fsync of the directory, so
+after a power loss the name points at either the old bytes or the complete new ones.
+A failed write removes its temporary file and leaves the previous file untouched; a
+full disk is reported as `StorageFull` naming the file. A writer killed by SIGKILL
+cannot clean up: its temporary files are removed by `remove_temp_files` when the lake
+lock is taken over from the dead writer (`recaug.lake_lock`). Object stores publish
+an object only when its upload completes, so a direct write there is already
+all-or-nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +28,19 @@ from typing import Any, Iterator
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from recaug.errors import RecaugError
+
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIX = ".recaug-tmp"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class StorageFull(RecaugError):
+    """A write ran out of space (disk full, quota, file size limit); nothing was replaced."""
+
+    exit_code = 4
 
 
 def filesystem(url: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -44,18 +66,64 @@ def exists(url: str | os.PathLike) -> bool:
 
 @contextlib.contextmanager
 def atomic_local_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to `target`; rename it onto `target` on success."""
+    """Yield a temporary path next to `target`; on success make it durable and rename it
+    onto `target`. On any failure the temporary file is removed and `target` keeps its
+    previous bytes; running out of space raises `StorageFull`."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + TEMP_SUFFIX, dir=target.parent)
+    except OSError as exc:
+        raise _storage_error(exc, target) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _fsync_file(tmp_path)
         os.replace(tmp_path, target)
+        _fsync_directory(target.parent)
+    except OSError as exc:
+        raise _storage_error(exc, target) from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        tmp_path.unlink(missing_ok=True)
+
+
+def _storage_error(exc: OSError, target: Path) -> OSError | StorageFull:
+    """Out-of-space errors become one readable message; others pass through unchanged."""
+    if exc.errno not in _NO_SPACE:
+        return exc
+    return StorageFull(f"cannot write {target}: {exc.strerror}; the previous version of the file is kept. "
+                       "Free space (or raise the limit) and run the stage again")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename inside `directory` survive a power loss."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_temp_files(root: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files dead writers left under `root` (call only while no
+    writer is alive, i.e. holding the lake lock after taking it over)."""
+    removed = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                path = Path(folder) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def write_bytes(url: str | os.PathLike, data: bytes) -> None:
@@ -64,8 +132,6 @@ def write_bytes(url: str | os.PathLike, data: bytes) -> None:
         with atomic_local_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
     else:
         fs.makedirs(fs._parent(path), exist_ok=True)
         fs.pipe_file(path, data)

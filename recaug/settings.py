@@ -22,6 +22,7 @@ from recaug.embed.config import EmbedConfig
 from recaug.export.config import ExportConfig
 from recaug.features.config import FeaturesConfig
 from recaug.lake import Lake
+from recaug.lake_lock import LakeLockConfig
 from recaug.models.config import ModelConfig
 from recaug.train.config import TrainConfig
 from recaug.validate.config import ValidateConfig
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     train: TrainConfig = TrainConfig()
     export: ExportConfig = ExportConfig()
     deploy: DeployConfig = DeployConfig()
+    lock: LakeLockConfig = LakeLockConfig()
 
     @property
     def lake(self) -> Lake:
