@@ -3,9 +3,13 @@
 # recaug's DAGs, on 127.0.0.1 only. State lives in var/airflow (SQLite); the JWT secret
 # is generated there on first start and never leaves var/.
 #   scripts/airflow.sh [start]   start in the background and print how to log in
-#   scripts/airflow.sh stop      stop every Airflow process it started
+#   scripts/airflow.sh stop      stop every Airflow process it started, running tasks included
 #   scripts/airflow.sh status
 # RECAUG_AIRFLOW_SCHEDULE=1 also runs the nightly schedule (off by default locally).
+# AIRFLOW_HOME_DIR, AIRFLOW_PORT and AIRFLOW_DAGS_DIR move the state, the port and the
+# DAGs folder; AIRFLOW_STOP_GRACE is the seconds tasks get between SIGTERM and SIGKILL.
+# Every process of an instance carries RECAUG_AIRFLOW_INSTANCE=<token> in its environment:
+# tasks run in process groups of their own, so stop finds them by that token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -16,21 +20,19 @@ mkdir -p "$home"
 pgid_file="$home/standalone.pgid"
 port_file="$home/standalone.port"
 log_file="$home/standalone.log"
+token_file="$home/standalone.instance"
 
 running() { [[ -f "$pgid_file" ]] && kill -0 -- "-$(cat "$pgid_file")" 2>/dev/null; }
 
 case "${1:-start}" in
   stop)
-    if running; then
-      kill -TERM -- "-$(cat "$pgid_file")"
-      for _ in $(seq 30); do running || break; sleep 1; done
-      running && kill -KILL -- "-$(cat "$pgid_file")" || true
-      echo "airflow stopped"
-    else
-      echo "airflow is not running"
-    fi
-    rm -f "$pgid_file"
-    exit 0 ;;
+    running && echo "stopping airflow (pgid $(cat "$pgid_file"))"
+    token="$(cat "$token_file" 2>/dev/null || true)"
+    leader="$(cat "$pgid_file" 2>/dev/null || true)"
+    "$py" "$root/scripts/airflow_stop.py" --home "$home" ${token:+--token "$token"} ${leader:+--leader "$leader"} \
+      --grace "${AIRFLOW_STOP_GRACE:-30}" && status=0 || status=$?
+    rm -f "$pgid_file" "$token_file"
+    exit $status ;;
   status)
     if running; then echo "airflow running on http://127.0.0.1:$(cat "$port_file") (pgid $(cat "$pgid_file"))"; else echo "airflow is not running"; exit 1; fi
     exit 0 ;;
@@ -41,8 +43,15 @@ esac
 if running; then
   echo "airflow already running on http://127.0.0.1:$(cat "$port_file")"; exit 0
 fi
+if [[ -f "$token_file" ]]; then  # processes a crashed or killed instance left behind
+  "$py" "$root/scripts/airflow_stop.py" --home "$home" --token "$(cat "$token_file")" --grace "${AIRFLOW_STOP_GRACE:-30}" || true
+fi
 port="${AIRFLOW_PORT:-$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 eval "$("$py" -m recaug.orchestrate.airflow_env --home "$home" --root "$root" --port "$port")"
+if [[ -n "${AIRFLOW_DAGS_DIR:-}" ]]; then export AIRFLOW__CORE__DAGS_FOLDER="$AIRFLOW_DAGS_DIR"; fi
+RECAUG_AIRFLOW_INSTANCE="$("$py" -c 'import secrets; print(secrets.token_hex(16))')"
+export RECAUG_AIRFLOW_INSTANCE
+echo "$RECAUG_AIRFLOW_INSTANCE" > "$token_file"
 # A local standalone is for runs triggered by hand (UI form or REST). With the schedule
 # on, the scheduler would start the most recent nightly run at once on the default lake.
 if [[ "${RECAUG_AIRFLOW_SCHEDULE:-0}" != "1" ]]; then

@@ -1,0 +1,183 @@
+"""End every process one `scripts/airflow.sh start` started, task processes included.
+
+Airflow runs each task in a process group of its own, so killing the standalone's group
+misses them, and once their supervisor is gone they are re-parented and keep writing
+into the lake. They are found, before any signal is sent, as the processes carrying the
+instance token airflow.sh put in their environment (which survives re-parenting and
+new sessions), plus every descendant of those (a stage may start a server with a
+scrubbed environment). Everything found gets SIGTERM, then SIGKILL after a grace period;
+the search repeats until nothing is left, and each ended task is named. A service a task
+detached on purpose (own session, environment without the token: the Triton server a
+deploy task launches) is left serving and named.
+
+    python scripts/airflow_stop.py --home var/airflow --token TOKEN [--leader PGID] [--grace 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sqlite3
+from pathlib import Path
+
+import psutil
+
+TOKEN_VARIABLE = "RECAUG_AIRFLOW_INSTANCE"
+TASK_TITLE = re.compile(r"airflow worker -- ([0-9a-f-]{32,36})")
+ROUNDS = 5
+
+
+def carries_token(process: psutil.Process, token: str | None) -> bool:
+    """True when the process was started (directly or not) by this Airflow instance."""
+    if not token:
+        return False
+    try:
+        return process.environ().get(TOKEN_VARIABLE) == token
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def instance_processes(token: str | None, leader: int | None) -> tuple[dict[int, psutil.Process], list[psutil.Process]]:
+    """(processes to end, detached services left running).
+
+    To end: every process carrying the token and all its descendants, whatever their
+    session. Left running: a descendant that leads a session of its own and was given an
+    environment without the token, i.e. a service a task started on purpose to outlive
+    it (the Triton server a deploy task launches); stopping the UI must not stop serving.
+    This script and its ancestors are never included.
+    """
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    roots = [p for p in psutil.process_iter() if token and carries_token(p, token)]
+    if leader and not roots:  # an instance started before airflow.sh set the token
+        roots = [p for p in psutil.process_iter() if _in_group(p, leader) and _is_airflow(p)]
+    found: dict[int, psutil.Process] = {}
+    services: dict[int, psutil.Process] = {}
+    pending = list(roots)
+    while pending:
+        process = pending.pop()
+        if process.pid in found or process.pid in services or process.pid in spared:
+            continue
+        if process not in roots and _detached_service(process, token):
+            services[process.pid] = process
+            continue
+        found[process.pid] = process
+        try:
+            pending += process.children()
+        except psutil.NoSuchProcess:
+            pass
+    return found, list(services.values())
+
+
+def _detached_service(process: psutil.Process, token: str | None) -> bool:
+    try:
+        return os.getsid(process.pid) == process.pid and not carries_token(process, token)
+    except OSError:
+        return False
+
+
+def _in_group(process: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid
+    except OSError:
+        return False
+
+
+def _is_airflow(process: psutil.Process) -> bool:
+    try:
+        return "airflow" in " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def running_tasks(home: Path) -> dict[str, str]:
+    """Task instance id (hex, no dashes) -> 'dag.task run=... ' from the SQLite metadata database."""
+    database = home / "airflow.db"
+    if not database.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+            rows = connection.execute(
+                "SELECT id, dag_id, task_id, run_id, map_index FROM task_instance WHERE state IN ('running', 'queued', 'restarting')"
+            ).fetchall()
+    except sqlite3.Error:
+        return {}
+    labels = {}
+    for ti_id, dag_id, task_id, run_id, map_index in rows:
+        shard = f"[{map_index}]" if map_index is not None and map_index >= 0 else ""
+        labels[str(ti_id).replace("-", "")] = f"{dag_id}.{task_id}{shard} (run {run_id})"
+    return labels
+
+
+def describe(process: psutil.Process, tasks: dict[str, str]) -> str:
+    """Words for the stop log: which task a process runs, or what the process is."""
+    try:
+        command = " ".join(process.cmdline()) or process.name()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return f"pid {process.pid}"
+    title = TASK_TITLE.search(command)
+    if title:
+        ti_id = title.group(1).replace("-", "")
+        return f"task {tasks.get(ti_id, 'instance ' + title.group(1))} pid {process.pid}"
+    return f"pid {process.pid} ({command[:100]})"
+
+
+def end(processes: dict[int, psutil.Process], grace: float) -> list[psutil.Process]:
+    """SIGTERM all, wait up to `grace` seconds, SIGKILL the rest; returns those killed hard."""
+    for process in processes.values():
+        try:
+            process.send_signal(signal.SIGTERM)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    _, alive = psutil.wait_procs(list(processes.values()), timeout=grace)
+    for process in alive:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    psutil.wait_procs(alive, timeout=10)
+    return alive
+
+
+def stop(home: Path, token: str | None, leader: int | None, grace: float) -> int:
+    """Stop the instance; returns the number of processes that could not be ended."""
+    tasks = running_tasks(home)
+    ended_any = False
+    services: dict[int, psutil.Process] = {}
+    for _ in range(ROUNDS):
+        processes, detached = instance_processes(token, leader)
+        services.update((p.pid, p) for p in detached)
+        if not processes:
+            break
+        ended_any = True
+        words = {pid: describe(p, tasks) for pid, p in processes.items()}
+        for pid in sorted(words):
+            if words[pid].startswith("task "):
+                print(f"ending {words[pid]}")
+        others = [w for w in words.values() if not w.startswith("task ")]
+        print(f"ending {len(others)} other airflow process(es)")
+        for process in end(processes, grace):
+            print(f"  {words.get(process.pid, process.pid)} ignored SIGTERM for {grace:.0f} s: killed")
+    for process in services.values():
+        if process.is_running():
+            print(f"left running: {describe(process, tasks)}, a service a task started to outlive it")
+    left, _ = instance_processes(token, leader)
+    for process in left.values():
+        print(f"still running after {ROUNDS} rounds: {describe(process, tasks)}")
+    print("airflow stopped" if ended_any and not left else "airflow is not running" if not ended_any else "airflow not fully stopped")
+    return len(left)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, help="AIRFLOW_HOME of the instance")
+    parser.add_argument("--token", help=f"the instance's {TOKEN_VARIABLE} value")
+    parser.add_argument("--leader", type=int, help="pgid of a standalone started without a token (older airflow.sh)")
+    parser.add_argument("--grace", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL")
+    args = parser.parse_args(argv)
+    return 1 if stop(Path(args.home), args.token, args.leader, args.grace) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
