@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from recaug.errors import RecaugError
 
@@ -24,15 +24,18 @@ def triton_client(url: str, timeout_s: float = 30.0) -> Iterator[object]:
         client.close()
 
 
-def wait_until_ready(client, name: str, version: int | None, timeout_s: float) -> bool:
-    """Poll readiness of one model version; False after `timeout_s`."""
+def wait_until_ready(client, name: str, version: int | None, timeout_s: float,
+                     server_alive: Callable[[], bool] | None = None) -> bool:
+    """Poll readiness of one model version; False after `timeout_s`. Raises TritonUnavailable
+    as soon as `server_alive` says the server itself is gone (no point waiting out the deadline)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if client.is_model_ready(name, "" if version is None else str(version)):
                 return True
-        except Exception:  # connection hiccups while the server loads: keep polling until the deadline
-            pass
+        except Exception as exc:  # connection hiccups while the server loads: keep polling unless it died
+            if server_alive is not None and not server_alive():
+                raise TritonUnavailable(f"Triton stopped while loading {name} version {version}: {exc}") from exc
         time.sleep(0.1)
     return False
 

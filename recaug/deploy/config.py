@@ -42,6 +42,12 @@ class RemoteTritonConfig(BaseModel):
     model_format: ModelFormat = Field(
         "onnxruntime", description="onnxruntime: platform onnxruntime_onnx (production); python: python-backend model"
     )
+    admin_header: str = Field(
+        "recaug-admin-key", description="header the server's restricted model-control API expects (--*-restricted-*)"
+    )
+    admin_key_env: str | None = Field(
+        None, description="environment variable holding that header's value; unset: send no admin header"
+    )
 
 
 TritonTargetConfig = Annotated[Union[LocalTritonConfig, RemoteTritonConfig], Field(discriminator="type")]

@@ -2,8 +2,13 @@
 
 1. The new version is loaded under a staging name (`<model>__candidate`) and must answer
    export.json's reference request with the same top-K; the live model is untouched.
-2. It is then published as the next version of the live model, checked again, and on any
-   failure retracted so that the previous version serves again.
+2. An "in progress" record is written, then the version is published as the next version
+   of the live model and checked again; on any failure it is retracted so that the
+   previous version serves again, and the record says "rejected".
+Only a record with outcome "deployed" makes a version live: it is the one source of truth
+for what serves (the gateway and the gate read it). A deploy killed half way, or a Triton
+that died under it, leaves an "in progress" record and maybe an unchecked version; the
+next deploy or server start reconciles them away (recaug.deploy.reconcile).
 Every attempt writes deploy/records/<time>-v<version>.json. Deploying the model that is
 already live (same model.onnx hash) is a no-op.
 """
@@ -23,6 +28,7 @@ from recaug.deploy.repository import model_config, version_files
 from recaug.deploy.target import TritonTarget, target_from_settings
 from recaug.errors import RecaugError
 from recaug.export.onnx import ONNX_FILE, load_export, same_ranking
+from recaug.models.artifact import VOCAB_FILE
 
 if TYPE_CHECKING:
     from recaug.settings import Settings
@@ -50,8 +56,10 @@ class DeployRecord(BaseModel):
     artifact_dir: str
     target: str = Field(description="target type and HTTP address")
     model_format: str
-    outcome: Literal["deployed", "rejected", "unchanged"]
-    stage: str = Field("", description="where a rejected version failed: integrity, candidate or promote")
+    outcome: Literal["deployed", "rejected", "unchanged", "in_progress"] = Field(
+        description="deployed: live (the only outcome that is); in_progress: being published, not yet checked")
+    stage: str = Field("", description="where a rejected version failed: integrity, candidate, promote or interrupted")
+    vocab_sha256: str = Field("", description="sha256 of the artifact's item_vocab.json (decodes this version's ids)")
     smoke: SmokeResult | None = None
     reason: str = ""
     previous_version: int | None = None
@@ -59,37 +67,51 @@ class DeployRecord(BaseModel):
 
 def deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
     """Serve `artifact_dir`'s model.onnx as the next version of settings.deploy.model_name."""
-    with _exclusive(settings):
+    with deploy_lock(settings):
         return _deploy(settings, artifact_dir)
 
 
 @contextlib.contextmanager
-def _exclusive(settings: "Settings") -> Iterator[None]:
-    """One deploy per lake at a time (version numbers and rollback assume it); local lakes only."""
+def deploy_lock(settings: "Settings", blocking: bool = True) -> Iterator[bool]:
+    """One deploy (or reconcile) per lake at a time: version numbers, rollback and the
+    in-progress record assume it. Yields whether the lock is held (always, when blocking);
+    the OS drops it when the holder dies. Local lakes only."""
     if not settings.lake.is_local:
-        yield
+        yield True
         return
     import fcntl
 
     path = settings.lake.local("deploy", "deploy.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
+    from recaug.deploy.reconcile import reconcile_target
+
     name = settings.deploy.model_name
     document = load_export(artifact_dir)
     model_sha256 = io.sha256_file(io.join(artifact_dir, ONNX_FILE))
-    current = live_record(settings)
     target = target_from_settings(settings)
+    try:
+        reconcile_target(settings, target)
+    except Exception as exc:  # a server that cannot even be reconciled cannot take a new version
+        raise DeployFailed(f"deploy of {artifact_dir} not started: {_reason(exc, target)}") from exc
+    current = live_record(settings)
+    vocab = io.join(artifact_dir, VOCAB_FILE)
     base = dict(model_name=name, model_sha256=model_sha256, artifact_dir=str(artifact_dir),
                 target=f"{settings.deploy.target.type}:{target.http_url}", model_format=target.model_format,
-                previous_version=current.version if current else None)
+                previous_version=current.version if current else None,
+                vocab_sha256=io.sha256_file(vocab) if io.exists(vocab) else "")
 
     if current is not None and current.model_sha256 == model_sha256 and _ready(target, name, current.version):
         log.info("deploy: %s version %d already serves model %s; nothing to do", name, current.version, model_sha256[:12])
@@ -97,7 +119,7 @@ def _deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
 
     version = target.next_version(name, max((r.version for r in list_records(settings, name)), default=0))
     if model_sha256 != document.get("model_sha256"):
-        _fail(settings, DeployRecord(**base, version=version, deployed_at=_now(), outcome="rejected",
+        _fail(settings, DeployRecord(**base, version=version, deployed_at=now_iso(), outcome="rejected",
                                      stage="integrity", reason=f"{artifact_dir}/{ONNX_FILE} does not match the hash "
                                      "in export.json (modified after export?); re-run `recaug export`"))
     files = version_files(artifact_dir, target.model_format)
@@ -107,31 +129,38 @@ def _deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
     try:
         smoke = _publish_and_check(settings, target, candidate, version, files, top_k, hidden, document)
     except Exception as exc:  # any failure here leaves the live model untouched
-        smoke, reason = None, _reason(exc)
+        smoke, reason = None, _reason(exc, target)
     else:
         reason = "" if smoke.passed else f"smoke test failed: {smoke.detail}"
     finally:
         _discard_quietly(target, candidate)
     if reason:
-        _fail(settings, DeployRecord(**base, version=version, deployed_at=_now(), outcome="rejected",
-                                     stage="candidate", smoke=smoke, reason=reason))
+        _fail(settings, DeployRecord(**base, version=version, deployed_at=now_iso(), outcome="rejected",
+                                     stage="candidate", smoke=smoke, reason=reason),
+              triton_down=not target.server_alive())
 
+    # Written before the version reaches the live name: if this process dies before the
+    # smoke test passes, the record says so and reconcile retracts the unchecked version.
+    intent = DeployRecord(**base, version=version, deployed_at=now_iso(), outcome="in_progress", stage="promote",
+                          reason="published under the live name; smoke test not finished")
+    write_record(settings, intent)
     smoke = None
     try:
         smoke = _publish_and_check(settings, target, name, version, files, top_k, hidden, document)
         reason = "" if smoke.passed else f"smoke test failed: {smoke.detail}"
     except Exception as exc:  # whatever failed, the previous version must serve again
-        reason = _reason(exc)
+        reason = _reason(exc, target)
     if reason:
-        target.retract(name, version, _previous_release(settings, target, current))
-        restored = current is None or _ready(target, name, current.version)
-        reason += "" if restored else f"; WARNING: previous version {current.version} is not ready after rollback"
-        _fail(settings, DeployRecord(**base, version=version, deployed_at=_now(), outcome="rejected",
-                                     stage="promote", smoke=smoke, reason=reason))
+        reason += _roll_back(settings, target, name, version, current)
+        _fail(settings, intent.model_copy(update={"outcome": "rejected", "smoke": smoke, "reason": reason}),
+              triton_down=not target.server_alive())
 
-    target.after_success(name, settings.deploy.keep_versions)
-    record = DeployRecord(**base, version=version, deployed_at=_now(), outcome="deployed", smoke=smoke)
-    _write_record(settings, record)
+    record = intent.model_copy(update={"outcome": "deployed", "stage": "", "smoke": smoke, "reason": ""})
+    write_record(settings, record)
+    try:
+        target.after_success(name, settings.deploy.keep_versions)
+    except OSError as exc:  # pruning old version folders is housekeeping; the deploy stands
+        log.warning("deploy: could not prune old versions of %s: %s", name, exc)
     log.info("deploy: %s version %d is live (%s)", name, version, target.http_url)
     return record
 
@@ -182,14 +211,27 @@ def _publish_and_check(settings, target: TritonTarget, name, version, files, top
     log.info("deploy: loading %s version %d on %s", name, version, target.http_url)
     target.publish(name, version, config, files)
     with triton_client(target.http_url) as client:
-        if not wait_until_ready(client, name, version, settings.deploy.ready_timeout_s):
+        if not wait_until_ready(client, name, version, settings.deploy.ready_timeout_s, target.server_alive):
             raise DeployFailed(f"{name} version {version} not ready after {settings.deploy.ready_timeout_s:g} s")
         smoke = smoke_test(client, name, version, document, settings.deploy.smoke_tolerance)
     log.info("deploy: smoke test of %s version %d: %s", name, version, "passed" if smoke.passed else smoke.detail)
     return smoke
 
 
-def _previous_release(settings, target: TritonTarget, current: DeployRecord | None):
+def _roll_back(settings, target: TritonTarget, name: str, version: int, current: DeployRecord | None) -> str:
+    """Retract `version`; returns what the reason should add (empty when the previous version serves)."""
+    try:
+        target.retract(name, version, previous_release(settings, target, current))
+    except Exception as exc:  # Triton gone: the repository is already back; the next start serves it
+        live = f"version {current.version}" if current else "no version"
+        return (f"; rollback could not reach Triton ({_reason(exc, target)}): version {version} was removed from "
+                f"the model repository, so {live} serves when the server is started again")
+    if current is not None and not _ready(target, name, current.version):
+        return f"; WARNING: previous version {current.version} is not ready after rollback"
+    return ""
+
+
+def previous_release(settings, target: TritonTarget, current: DeployRecord | None):
     """(version, config, files) of the live version, to push back after a failed promote."""
     if current is None or not io.exists(io.join(current.artifact_dir, ONNX_FILE)):
         return None
@@ -214,23 +256,32 @@ def _discard_quietly(target: TritonTarget, name: str) -> None:
         log.warning("deploy: could not remove staging model %s: %s", name, exc)
 
 
-def _fail(settings, record: DeployRecord) -> None:
-    _write_record(settings, record)
-    live = f"version {record.previous_version} keeps serving" if record.previous_version else "no version was live"
+def _fail(settings, record: DeployRecord, triton_down: bool = False) -> None:
+    write_record(settings, record)
+    if triton_down:
+        live = (f"Triton is down: start it again with `recaug serve triton start` and it serves version "
+                f"{record.previous_version}" if record.previous_version else "Triton is down; no version was live")
+    else:
+        live = f"version {record.previous_version} keeps serving" if record.previous_version else "no version was live"
     raise DeployFailed(f"deploy of {record.artifact_dir} as {record.model_name} version {record.version} "
                        f"rejected at {record.stage}: {record.reason} ({live})")
 
 
-def _write_record(settings, record: DeployRecord) -> None:
+def write_record(settings, record: DeployRecord) -> None:
+    """deploy/records/<attempt time>-v<version>.json; the same attempt always writes the same file."""
     stamp = dt.datetime.fromisoformat(record.deployed_at).strftime("%Y%m%dT%H%M%S%fZ")
     io.write_json(settings.lake.url("deploy", "records", f"{stamp}-v{record.version}.json"),
                   record.model_dump(mode="json"))
 
 
-def _now() -> str:
+def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: Exception, target: TritonTarget) -> str:
+    """One line: the error, and whether it was Triton itself that went away."""
     message = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {message[0] if message else ''}"[:500]
+    text = f"{type(exc).__name__}: {message[0] if message else ''}"[:500]
+    if not target.server_alive():
+        return f"Triton at {target.http_url} stopped answering ({text})"
+    return text

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from recaug.deploy.client import TritonUnavailable, triton_client
 from recaug.deploy.repository import LocalRepository, to_pbtxt
-from recaug.deploy.server import LocalTritonServer
+from recaug.deploy.server import LocalTritonServer, server_process_alive
 from recaug.deploy.target import TritonTarget
 
 if TYPE_CHECKING:
@@ -42,6 +42,13 @@ class LocalTarget(TritonTarget):
     def grpc_url(self) -> str:
         return self._state.grpc_url
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return self._state.admin_headers
+
+    def server_alive(self) -> bool:
+        return server_process_alive(self._state.pid) and super().server_alive()
+
     def next_version(self, name: str, recorded: int) -> int:
         return max([recorded, *self.repository.versions(name)]) + 1
 
@@ -50,18 +57,29 @@ class LocalTarget(TritonTarget):
         self.repository.write_version(name, version, files)
         self.repository.write_config(name, to_pbtxt(config))
         with triton_client(self.http_url) as client:
-            client.load_model(name)
+            client.load_model(name, headers=self.admin_headers)
 
     def retract(self, name, version, previous):
+        """The repository is put back first, so a Triton that died meanwhile serves the
+        previous version when it starts again; then the running server is told."""
         self.repository.remove_version(name, version)
+        if previous is None or not self.repository.versions(name):
+            self.repository.remove_model(name)
+            with triton_client(self.http_url) as client:
+                client.unload_model(name, headers=self.admin_headers)
+            return
+        replaced = self._replaced_config.get(name)
+        self.repository.write_config(name, replaced if replaced is not None else to_pbtxt(previous[1]))
         with triton_client(self.http_url) as client:
-            if previous is None or not self.repository.versions(name):
-                client.unload_model(name)
-                self.repository.remove_model(name)
-                return
-            replaced = self._replaced_config.get(name)
-            self.repository.write_config(name, replaced if replaced is not None else to_pbtxt(previous[1]))
-            client.load_model(name)
+            client.load_model(name, headers=self.admin_headers)
+
+    def reload(self, name: str) -> None:
+        """Make Triton read `name` from the repository again (versions removed there are unloaded)."""
+        with triton_client(self.http_url) as client:
+            if self.repository.versions(name):
+                client.load_model(name, headers=self.admin_headers)
+            else:
+                client.unload_model(name, headers=self.admin_headers)
 
     def discard(self, name):
         try:

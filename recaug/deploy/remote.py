@@ -36,14 +36,25 @@ class RemoteTarget(TritonTarget):
     def grpc_url(self) -> str | None:
         return self.config.grpc_url
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        import os
+
+        name = self.config.admin_key_env
+        if not name:
+            return {}
+        if not os.environ.get(name):
+            raise TritonUnavailable(f"deploy.target.admin_key_env names {name}, which is not set")
+        return {self.config.admin_header: os.environ[name]}
+
     def publish(self, name, version, config, files):
         with triton_client(self.http_url) as client:
-            client.load_model(name, config=to_json(config),
+            client.load_model(name, config=to_json(config), headers=self.admin_headers,
                               files={f"file:{version}/{filename}": data for filename, data in files.items()})
 
     def retract(self, name, version, previous):
         if previous is None:
             with triton_client(self.http_url) as client:
-                client.unload_model(name)
+                client.unload_model(name, headers=self.admin_headers)
             return
         self.publish(name, *previous)

@@ -8,8 +8,12 @@ Layout under the server home (default <lake_root>/../triton):
     server.log     tritonserver's output
 
 The server runs in its own session (setsid) so stop() can signal the whole process
-group (python-backend stubs included), and binds 127.0.0.1 only: the plain binary's
-repository API has no authentication.
+group (python-backend stubs included) and binds 127.0.0.1 only. Its admin APIs (model
+repository, model config, shared memory, trace, logging settings) answer only requests
+carrying a header whose value is a random secret made at each start and kept in
+server.json (mode 0600); health, metadata, inference and statistics stay open for
+serving apps. It starts with a minimal environment, so API keys and other secrets of
+the parent process never reach it or the model code it runs.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -27,7 +32,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from recaug import io
 from recaug.errors import RecaugError
 
 if TYPE_CHECKING:
@@ -37,6 +41,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
+ADMIN_HEADER = "recaug-admin-key"
+# Triton's restricted-API categories that change or reveal server state (loading models
+# runs their code; trace/logging settings name files the server writes).
+ADMIN_APIS = ("model-repository", "model-config", "shared-memory", "trace", "logging")
+# What the binary and the python backend need from the parent environment; nothing else is passed.
+INHERITED_ENV = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class ServerError(RecaugError):
@@ -51,6 +63,12 @@ class ServerState(BaseModel):
     repository: str
     log_file: str
     started_at: float
+    admin_key: str = Field("", description="value of the admin header the server's admin APIs require")
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers for model load/unload and repository calls to this server."""
+        return {ADMIN_HEADER: self.admin_key} if self.admin_key else {}
 
     @property
     def http_url(self) -> str:
@@ -71,9 +89,10 @@ class ServerStatus(BaseModel):
 
 
 class LocalTritonServer:
-    def __init__(self, config: "LocalTritonConfig", home: Path):
+    def __init__(self, config: "LocalTritonConfig", home: Path, settings: "Settings | None" = None):
         self.config = config
         self.home = home
+        self.settings = settings  # the lake whose deploy records say what serves (reconciled at start)
         self.repository = home / "models"
         self.state_file = home / "server.json"
         self.log_file = home / "server.log"
@@ -87,7 +106,7 @@ class LocalTritonServer:
             home = Path(config.home).expanduser().resolve()
         else:
             home = settings.lake.local("models").parent.parent / "triton"
-        return cls(config, home)
+        return cls(config, home, settings)
 
     # -- environment ------------------------------------------------------------------
     def serving_venv(self) -> Path:
@@ -107,6 +126,21 @@ class LocalTritonServer:
         if done.returncode != 0:
             raise ServerError(f"{venv}: cannot import pytriton in the serving environment: {done.stderr.strip()[-500:]}")
         return json.loads(done.stdout)
+
+    def _server_environment(self, venv: Path, info: dict, pytriton_dir: Path) -> dict[str, str]:
+        """Only what tritonserver and the python-backend stub need: no API keys or other secrets."""
+        tmp = self.home / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+        # The stub must load the libpython of the serving venv's interpreter, and finds the
+        # venv (onnxruntime, numpy<2) through the python3 on PATH.
+        # The copied stub also needs the wheel's bundled libraries (its RPATH is relative).
+        bundled_libs = pytriton_dir.parent / "nvidia_pytriton.libs"
+        env["LD_LIBRARY_PATH"] = os.pathsep.join([info["libdir"], str(bundled_libs)])
+        env["PATH"] = os.pathsep.join([str(venv / "bin"), SYSTEM_PATH])
+        env["HOME"] = str(self.home)
+        env["TMPDIR"] = str(tmp)
+        return env
 
     def _assemble_backends(self, pytriton_dir: Path, python_version: str) -> Path:
         """backends/python = the bundled python backend + the stub for the venv's Python."""
@@ -130,10 +164,12 @@ class LocalTritonServer:
         return ServerState.model_validate_json(self.state_file.read_text())
 
     def start(self) -> ServerState:
-        """Start the server (no-op when it already runs) and wait until it is ready."""
+        """Start the server (when not running) and wait until it is ready; either way it then
+        serves what the deploy records say is live (nothing unchecked)."""
         current = self.read_state()
-        if current is not None and _alive(current.pid):
+        if current is not None and server_process_alive(current.pid):
             log.info("triton already running (pid %d, http %s)", current.pid, current.http_url)
+            self._reconcile_running()
             return current
         venv = self.serving_venv()
         info = self._venv_python_info(venv)
@@ -143,31 +179,29 @@ class LocalTritonServer:
         self.repository.mkdir(parents=True, exist_ok=True)
         ports = [self.config.http_port or _free_port(), self.config.grpc_port or _free_port(),
                  self.config.metrics_port or _free_port()]
+        admin_key = secrets.token_urlsafe(32)
+        restricted = f"{','.join(ADMIN_APIS)}:{ADMIN_HEADER}={admin_key}"
         command = [
             str(binary), f"--model-repository={self.repository}", "--model-control-mode=explicit",
             "--load-model=*",  # a restarted server serves what was deployed before
             f"--backend-directory={backends}", f"--http-address={LOOPBACK}", f"--http-port={ports[0]}",
             f"--grpc-address={LOOPBACK}", f"--grpc-port={ports[1]}", f"--metrics-address={LOOPBACK}",
             f"--metrics-port={ports[2]}", "--strict-readiness=true", "--exit-on-error=false", "--log-verbose=0",
+            f"--http-restricted-api={restricted}", f"--grpc-restricted-protocol={restricted}",
         ]
-        env = dict(os.environ)
-        # The stub must load the libpython of the serving venv's interpreter, and finds the
-        # venv (onnxruntime, numpy<2) through the python3 on PATH.
-        # The copied stub also needs the wheel's bundled libraries (its RPATH is relative).
-        bundled_libs = pytriton_dir.parent / "nvidia_pytriton.libs"
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            filter(None, [info["libdir"], str(bundled_libs), env.get("LD_LIBRARY_PATH")])
-        )
-        env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "")])
-        env.pop("PYTHONPATH", None)
-        env.pop("PYTHONHOME", None)
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.settings is not None:  # before launch: --load-model=* must find only checked versions
+            from recaug.deploy.reconcile import reconcile_before_start
+
+            reconcile_before_start(self.settings, self.repository)
+        env = self._server_environment(venv, info, pytriton_dir)
         with open(self.log_file, "ab") as log_fh:
             process = subprocess.Popen(command, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env=env, cwd=self.home, start_new_session=True)
         state = ServerState(pid=process.pid, http_port=ports[0], grpc_port=ports[1], metrics_port=ports[2],
-                            repository=str(self.repository), log_file=str(self.log_file), started_at=time.time())
-        io.write_text(str(self.state_file), state.model_dump_json(indent=2))
+                            repository=str(self.repository), log_file=str(self.log_file), started_at=time.time(),
+                            admin_key=admin_key)
+        _write_private(self.state_file, state.model_dump_json(indent=2))
         log.info("triton starting (pid %d, http %s, grpc %s)", process.pid, state.http_url, state.grpc_url)
         deadline = time.monotonic() + self.config.start_timeout_s
         while time.monotonic() < deadline:
@@ -176,26 +210,34 @@ class LocalTritonServer:
                 raise ServerError(f"tritonserver exited with code {process.returncode}; last log lines:\n{self.log_tail()}")
             if _http_ok(state.http_url, "/v2/health/ready"):
                 log.info("triton ready after %.1f s", time.time() - state.started_at)
+                self._reconcile_running()
                 return state
             time.sleep(0.2)
         self.stop()
         raise ServerError(f"tritonserver not ready after {self.config.start_timeout_s:g} s; log: {self.log_file}")
+
+    def _reconcile_running(self) -> None:
+        if self.settings is None:
+            return
+        from recaug.deploy.reconcile import reconcile_running
+
+        reconcile_running(self.settings)
 
     def stop(self) -> bool:
         """SIGTERM the server's process group, SIGKILL after the grace period. False if not running."""
         state = self.read_state()
         if state is None:
             return False
-        running = _alive(state.pid)
+        running = server_process_alive(state.pid)
         if running:
             _signal_group(state.pid, signal.SIGTERM)
             deadline = time.monotonic() + self.config.stop_timeout_s
-            while _alive(state.pid) and time.monotonic() < deadline:
+            while server_process_alive(state.pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if _alive(state.pid):
+            if server_process_alive(state.pid):
                 log.warning("triton did not stop in %g s; killing it", self.config.stop_timeout_s)
                 _signal_group(state.pid, signal.SIGKILL)
-                while _alive(state.pid):
+                while server_process_alive(state.pid):
                     time.sleep(0.05)
             log.info("triton stopped (pid %d)", state.pid)
         self.state_file.unlink(missing_ok=True)
@@ -205,7 +247,7 @@ class LocalTritonServer:
         state = self.read_state()
         if state is None:
             return ServerStatus(running=False, detail=f"not started (no {self.state_file})")
-        if not _alive(state.pid):
+        if not server_process_alive(state.pid):
             return ServerStatus(running=False, state=state, detail=f"pid {state.pid} is gone; see {state.log_file}")
         live = _http_ok(state.http_url, "/v2/health/live")
         ready = _http_ok(state.http_url, "/v2/health/ready")
@@ -215,7 +257,7 @@ class LocalTritonServer:
 
             client = http.InferenceServerClient(state.http_url, connection_timeout=2.0, network_timeout=2.0)
             try:
-                models = client.get_model_repository_index()
+                models = client.get_model_repository_index(headers=state.admin_headers)
             finally:
                 client.close()
         return ServerStatus(running=True, live=live, ready=ready, state=state, models=models)
@@ -226,13 +268,30 @@ class LocalTritonServer:
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write `path` atomically, readable by its owner only (it holds the admin key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def server_process_alive(pid: int) -> bool:
     """Whether `pid` is still our tritonserver (a recycled pid running something else is not)."""
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)  # reap our own child if it exited

@@ -34,6 +34,30 @@ class TritonTarget(abc.ABC):
     def retract(self, name: str, version: int, previous: tuple[int, object, dict[str, bytes]] | None) -> None:
         """Undo publish(name, version): serve `previous` (version, config, files) again, or unload."""
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers the server's model-control API requires (empty when it is unrestricted)."""
+        return {}
+
+    def server_alive(self) -> bool:
+        """Whether the server still answers at all (tells a dead Triton from a failing model)."""
+        from recaug.deploy.client import triton_client
+
+        with triton_client(self.http_url, timeout_s=2.0) as client:
+            try:
+                return bool(client.is_server_live())
+            except Exception:  # refused, reset, timed out: not alive
+                return False
+
+    def loaded_versions(self, name: str) -> set[int]:
+        """Versions of `name` Triton reports READY."""
+        from recaug.deploy.client import triton_client
+
+        with triton_client(self.http_url, timeout_s=5.0) as client:
+            index = client.get_model_repository_index(headers=self.admin_headers)
+        return {int(m["version"]) for m in index
+                if m.get("name") == name and m.get("state") == "READY" and str(m.get("version", "")).isdigit()}
+
     def next_version(self, name: str, recorded: int) -> int:
         """First version number above everything deployed so far."""
         return recorded + 1
@@ -43,7 +67,7 @@ class TritonTarget(abc.ABC):
         from recaug.deploy.client import triton_client
 
         with triton_client(self.http_url) as client:
-            client.unload_model(name)
+            client.unload_model(name, headers=self.admin_headers)
 
     def after_success(self, name: str, keep_versions: int) -> None:
         """Housekeeping once a version is live."""

@@ -165,12 +165,14 @@ def test_grpc_and_dynamic_batches_of_mixed_lengths(triton, serving_settings, art
             np.testing.assert_allclose(answer["user_vector"], t_user.numpy(), atol=1e-4)
 
 
-def test_remote_target_pushes_files_through_the_repository_api(triton, serving_settings, artifacts):
-    """The `remote` target (no shared folder) against the same server, as another model name."""
+def test_remote_target_pushes_files_through_the_repository_api(triton, serving_settings, artifacts, monkeypatch):
+    """The `remote` target (no shared folder) against the same server, as another model name;
+    the admin key comes from the environment variable the config names."""
     settings = serving_settings.model_copy(deep=True)
     settings.deploy.model_name = "recaug_remote"
     settings.deploy.target = type(settings.deploy).model_fields["target"].annotation.__args__[1](
-        type="remote", url=triton.read_state().http_url, model_format="python")
+        type="remote", url=triton.read_state().http_url, model_format="python", admin_key_env="TEST_TRITON_ADMIN_KEY")
+    monkeypatch.setenv("TEST_TRITON_ADMIN_KEY", triton.read_state().admin_key)
     record = deploy(settings, artifacts["v1"])
     assert (record.outcome, record.version, record.target) == ("deployed", 1, f"remote:{settings.deploy.target.url}")
     ids, _ = _expected(artifacts["v1"])
@@ -197,3 +199,67 @@ def test_restart_serves_what_was_deployed_and_cli_reports_status(triton, serving
     assert main(["serve", "triton", "status", *args]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["ready"] and any(m["name"] == name and m["state"] == "READY" for m in status["models"])
+
+
+def test_model_control_needs_the_admin_key_from_the_private_state_file(triton, serving_settings, artifacts):
+    """The real server refuses load/unload/index without the per-start key; inference stays open."""
+    import stat
+
+    import tritonclient.grpc as grpc
+    import tritonclient.http as http
+    from tritonclient.utils import InferenceServerException
+
+    deploy(serving_settings, artifacts["v2"])  # with the key (from server.json) deploy works
+    state = triton.read_state()
+    assert len(state.admin_key) >= 32
+    assert stat.S_IMODE(os.stat(triton.state_file).st_mode) == 0o600
+    name = serving_settings.deploy.model_name
+    client = http.InferenceServerClient(state.http_url)
+    try:
+        with pytest.raises(InferenceServerException, match="restricted"):
+            client.unload_model(name)
+        with pytest.raises(InferenceServerException, match="restricted"):
+            client.load_model(name)
+        with pytest.raises(InferenceServerException, match="restricted"):
+            client.get_model_repository_index(headers={"recaug-admin-key": "wrong"})
+        assert client.is_model_ready(name)  # the refused unload changed nothing
+        ids2, _ = _expected(artifacts["v2"])
+        np.testing.assert_array_equal(_infer(triton, name, load_export(artifacts["v2"]))["top_ids"], ids2)
+        assert client.get_model_repository_index(headers=state.admin_headers)
+    finally:
+        client.close()
+    channel = grpc.InferenceServerClient(state.grpc_url)
+    try:
+        with pytest.raises(InferenceServerException, match="restricted|PERMISSION|Unavailable|expecting"):
+            channel.unload_model(name)
+        assert channel.is_model_ready(name)
+    finally:
+        channel.close()
+
+
+def test_triton_and_its_model_processes_get_no_parent_secrets(serving_settings, artifacts, tmp_path, monkeypatch):
+    """Secrets in the parent environment never reach tritonserver or its python-backend stubs
+    (an own server and lake: the shared one was started before these variables were set)."""
+    import subprocess
+
+    from recaug.deploy.server import LocalTritonServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-must-not-leak")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "jwt-secret-must-not-leak")
+    settings = serving_settings.model_copy(update={"lake_root": str(tmp_path / "lake")}, deep=True)
+    settings.deploy.target.home = str(tmp_path / "triton")
+    server = LocalTritonServer.from_settings(settings)
+    state = server.start()
+    try:
+        assert deploy(settings, artifacts["v1"]).outcome == "deployed"  # a python-backend stub now runs the model
+        group = subprocess.run(["pgrep", "-g", str(state.pid)], capture_output=True, text=True).stdout.split()
+        stubs = [p for p in group if b"triton_python_backend_stub" in open(f"/proc/{p}/cmdline", "rb").read()]
+        assert stubs
+        for pid in {state.pid, *map(int, group)}:
+            environ = dict(entry.split("=", 1) for entry in
+                           open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in entry)
+            assert "OPENAI_API_KEY" not in environ and "AIRFLOW__API_AUTH__JWT_SECRET" not in environ
+            assert not any("must-not-leak" in value for value in environ.values())
+            assert environ["HOME"] == str(server.home)
+    finally:
+        server.stop()
