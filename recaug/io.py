@@ -78,6 +78,7 @@ def atomic_local_path(target: str | os.PathLike, suffix: str = "") -> Iterator[P
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, _mode_for(target))
         yield tmp_path
         _fsync_file(tmp_path)
         os.replace(tmp_path, target)
@@ -86,6 +87,24 @@ def atomic_local_path(target: str | os.PathLike, suffix: str = "") -> Iterator[P
         raise _storage_error(exc, target) from exc
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _mode_for(target: Path) -> int:
+    """Keep the mode of the file being replaced; a new file gets the umask's mode
+    (mkstemp alone would make every lake file private to the writing user)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def _storage_error(exc: OSError, target: Path) -> OSError | StorageFull:

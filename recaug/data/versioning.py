@@ -4,16 +4,35 @@ The lake root is the DVC workspace, initialised with `dvc init --no-scm`: the la
 usually sits inside (or outside) some git checkout that must not receive data
 commits, and a version does not need git to be restored. Each `version_data` run
 `dvc add`s and `dvc push`es its targets and writes manifests/<run>.json holding every
-target's hash and the full text of its .dvc file; `checkout_version` writes those .dvc
-files back and runs `dvc pull --force`, which restores the bytes from the cache or the
-remote. DVC runs as a subprocess of this interpreter (`python -m dvc`), one at a time
-per workspace (a file lock in state/).
+target's hash, the full text of its .dvc file and the accepted batches of the batch
+ledger (state/batches.json); `checkout_version` writes those .dvc files back and runs
+`dvc pull --force`, which restores the bytes from the cache or the remote. DVC runs as a
+subprocess of this interpreter (`python -m dvc`), one at a time per workspace (a file
+lock in state/).
+
+A checkout never loses data (run it under the lake lock: `recaug data checkout` holds
+it):
+- Derived data it replaces that no version holds (the workspace differs from its .dvc
+  file, or was never versioned) is moved to state/checkout-backups/<time>-<version>/
+  first, with a copy of the ledger as it was.
+- The ledger stays true to the restored data: batches accepted after the version are
+  re-queued (raw/<batch> is copied back into landing/<batch> and its ledger entry
+  dropped), so the next ingest re-applies them; batches the version holds get its
+  ledger entries back. Drops happen before the restore and additions after it, so a
+  crash in between leaves, at worst, a batch that the next ingest re-applies (merging
+  is idempotent), never one that is silently missing.
+- It refuses, changing nothing, when it cannot keep that promise: a version recorded
+  without its ledger and without raw/ batches (curated contents unknown; `--force`
+  restores anyway and leaves the ledger alone), a batch to re-queue whose raw/ copy is
+  gone, or a different batch waiting in landing/ under the same name.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -24,6 +43,8 @@ from pydantic import BaseModel, Field
 
 from recaug import io
 from recaug.errors import ConfigError, RecaugError
+from recaug.validate import quarantine
+from recaug.validate.state import ACCEPTED, BatchRecord, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +69,9 @@ class VersionManifest(BaseModel):
     created_at: str
     remote: str
     targets: dict[str, TargetVersion] = Field(default_factory=dict)
+    batches: dict[str, BatchRecord] | None = Field(
+        None, description="accepted batches of the ledger when versioned (None: recorded before this was kept)",
+    )
 
     def hashes(self) -> dict[str, str]:
         return {target: v.md5 for target, v in self.targets.items()}
@@ -56,6 +80,17 @@ class VersionManifest(BaseModel):
 class CheckoutResult(BaseModel):
     version: str
     restored: dict[str, str] = Field(description="target -> md5 now in the workspace")
+    requeued: list[str] = Field(default_factory=list, description="batches accepted after the version, back in landing/")
+    backup: str = Field(description="lake-relative folder holding the previous ledger and replaced unversioned data")
+    backed_up: list[str] = Field(default_factory=list, description="targets moved into the backup folder")
+
+
+def ledger_url(settings) -> str:
+    return settings.lake.url("state", "batches.json")
+
+
+def accepted_batches(ledger: Ledger) -> dict[str, BatchRecord]:
+    return {name: record for name, record in ledger.batches.items() if record.status == ACCEPTED}
 
 
 def default_targets(settings) -> list[str]:
@@ -95,7 +130,8 @@ def version_data(settings, targets: list[str] | None = None) -> VersionManifest:
                 return previous
             log.warning("run %s versioned again with different data; its manifest is replaced", run_id)
         manifest = VersionManifest(
-            version=run_id, created_at=datetime.now(timezone.utc).isoformat(), remote=workspace.remote_url, targets=versions
+            version=run_id, created_at=datetime.now(timezone.utc).isoformat(), remote=workspace.remote_url, targets=versions,
+            batches=accepted_batches(Ledger.load(ledger_url(settings))),
         )
         io.write_json(url, manifest.model_dump(mode="json"))
     log.info("versioned %d target(s) as %s (remote %s)", len(targets), run_id, workspace.remote_url)
@@ -116,23 +152,104 @@ def load_version(settings, version: str) -> VersionManifest:
     return VersionManifest.model_validate(io.read_json(url))
 
 
-def checkout_version(settings, version: str) -> CheckoutResult:
-    """Restore every target of `version` byte for byte (other tracked data is left alone)."""
+def checkout_version(settings, version: str, force: bool = False) -> CheckoutResult:
+    """Restore every target of `version` byte for byte (other tracked data is left alone),
+    backing up what no version holds and keeping the batch ledger true to the restored
+    data (see the module docstring). `force` restores a version whose batches are unknown."""
     from filelock import FileLock
 
     manifest = load_version(settings, version)
     workspace = Workspace(settings)
+    lake = settings.lake
+    ledger = Ledger.load(ledger_url(settings))
+    kept = _batches_of(manifest, ledger, force)
+    requeue = [] if kept is None else sorted(set(accepted_batches(ledger)) - set(kept))
+    _check_requeue(lake, ledger, requeue)
     with FileLock(str(workspace.lock_path)):
         workspace.ensure()
-        for target, tv in manifest.targets.items():
+        backup = _backup_folder(lake, version)
+        io.write_json(str(backup / "batches.json"), ledger.model_dump(mode="json"))
+        for name in requeue:
+            if not lake.local("landing", name).exists():  # else: the same bytes already wait there
+                quarantine.publish(lake.local("raw", name), lake.local("landing", name))
+            del ledger.batches[name]
+        ledger.save(ledger_url(settings))
+        backed_up = [t for t in workspace.unversioned(manifest.targets) if _move(lake.local(*t.split("/")), backup / t)]
+        for tv in manifest.targets.values():
             io.write_text(str(workspace.root / tv.dvc_file), tv.dvc_text)
         workspace.dvc("pull", "--quiet", "--force", "--remote", REMOTE_NAME, *(tv.dvc_file for tv in manifest.targets.values()))
         restored = {t: workspace.read_target(t).md5 for t in manifest.targets}
     mismatched = {t for t, md5 in restored.items() if md5 != manifest.targets[t].md5}
     if mismatched:
         raise VersioningError(f"checkout of {version} left {sorted(mismatched)} at unexpected hashes")
+    if kept is not None:
+        _restore_ledger_entries(settings, ledger, kept)
+    if requeue:
+        log.warning("batches %s were accepted after version %s: re-queued into landing/, the next ingest re-applies them",
+                    ", ".join(requeue), version)
+    if backed_up:
+        log.warning("data no version holds was moved to %s: %s", backup, ", ".join(backed_up))
     log.info("checked out data version %s (%d targets)", version, len(restored))
-    return CheckoutResult(version=version, restored=restored)
+    return CheckoutResult(version=version, restored=restored, requeued=requeue,
+                          backup=backup.relative_to(workspace.root).as_posix(), backed_up=backed_up)
+
+
+def _batches_of(manifest: VersionManifest, ledger: Ledger, force: bool) -> dict[str, BatchRecord] | None:
+    """The accepted batches the version's data holds; None when unknown and forced."""
+    if manifest.batches is not None:
+        return manifest.batches
+    raw = {t.split("/", 1)[1] for t in manifest.targets if t.startswith("raw/")}
+    if raw:
+        current = accepted_batches(ledger)
+        return {name: current[name] for name in raw if name in current}
+    if force or "curated" not in manifest.targets:
+        return None
+    raise RecaugError(
+        f"data version {manifest.version} was recorded without the batch ledger and lists no raw/ batches, so it is "
+        "unknown which accepted batches its curated data holds: restoring it would drop later batches from curated "
+        "for good. Nothing was changed. Pass --force to restore it anyway (the ledger is left as it is; re-land "
+        "missing batches yourself)"
+    )
+
+
+def _check_requeue(lake, ledger: Ledger, requeue: list[str]) -> None:
+    """Refuse before changing anything when a batch could not be re-queued intact."""
+    for name in requeue:
+        raw = lake.local("raw", name)
+        if not raw.is_dir():
+            raise RecaugError(f"batch {name} was accepted after this version but raw/{name} is missing, so it cannot be "
+                              "re-queued; restore raw/ first (`recaug data checkout` of a later version). Nothing was changed")
+        landing = lake.local("landing", name)
+        if landing.exists() and quarantine.file_hashes(landing) != ledger.batches[name].files:
+            raise RecaugError(f"landing/{name} holds a different batch than the accepted batch {name} that this checkout "
+                              "must re-queue there; move it away (or land it under another name) first. Nothing was changed")
+
+
+def _restore_ledger_entries(settings, ledger: Ledger, kept: dict[str, BatchRecord]) -> None:
+    """Ledger entries of the version's batches, once their data is restored; a landing
+    copy of such a batch (re-queued by an earlier checkout) is no longer pending."""
+    lake = settings.lake
+    for name, record in kept.items():
+        ledger.batches[name] = record
+        landing = lake.local("landing", name)
+        if landing.is_dir() and quarantine.file_hashes(landing) == record.files:
+            shutil.rmtree(landing)
+    ledger.save(ledger_url(settings))
+
+
+def _backup_folder(lake, version: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = lake.local("state", "checkout-backups", f"{stamp}-{version}")
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _move(source: Path, destination: Path) -> bool:
+    if not source.exists():
+        return False
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, destination)
+    return True
 
 
 class Workspace:
@@ -154,6 +271,16 @@ class Workspace:
             raise RecaugError(f"version target {target!r} must be a path inside the lake {self.root}")
         if not path.exists():
             raise RecaugError(f"version target {target!r} does not exist in the lake {self.root}")
+
+    def unversioned(self, targets) -> list[str]:
+        """Targets whose workspace data no version holds: never versioned, or changed
+        since their .dvc file was last written (`dvc status`)."""
+        found = [t for t in targets if (self.root / t).exists() and not (self.root / self.dvc_file(t)).exists()]
+        tracked = [t for t in targets if (self.root / t).exists() and (self.root / self.dvc_file(t)).exists()]
+        if tracked:
+            changed = json.loads(self.dvc("status", "--json", *(self.dvc_file(t) for t in tracked)) or "{}")
+            found += [t for t in tracked if self.dvc_file(t) in changed]
+        return sorted(found)
 
     def dvc_file(self, target: str) -> str:
         return f"{target.rstrip('/')}.dvc"

@@ -10,8 +10,11 @@ def register(commands) -> None:
     parser = data.add("version", "dvc add + push accepted batches and derived data; write manifests/<run>.json", _version)
     parser.add_argument("targets", nargs="*", help="lake-relative paths (default: raw/<batch> for every batch + derived sections)")
     data.add("versions", "list recorded data versions (manifests/)", _versions)
-    parser = data.add("checkout", "restore a recorded data version byte for byte", _checkout)
+    parser = data.add("checkout", "restore a recorded data version byte for byte (batches accepted after it are "
+                      "re-queued for the next ingest; replaced unversioned data is backed up)", _checkout)
     parser.add_argument("version", help="a version from `recaug data versions`")
+    parser.add_argument("--force", action="store_true",
+                        help="restore a version recorded without its batch ledger (the ledger is then left as it is)")
 
 
 def _version(args, settings) -> int:
@@ -36,6 +39,6 @@ def _versions(args, settings) -> int:
 def _checkout(args, settings) -> int:
     from recaug.data.versioning import checkout_version
 
-    result = checkout_version(settings, args.version)
+    result = checkout_version(settings, args.version, force=args.force)
     print(json.dumps(result.model_dump(mode="json"), indent=2))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -108,3 +109,79 @@ def test_bad_targets_and_versions_are_named(git_lake):
         version_data(git_lake, ["../elsewhere"])
     with pytest.raises(RecaugError, match="no data version 'v404'"):
         checkout_version(git_lake, "v404")
+
+
+def test_checkout_requeues_later_batches_and_ingest_brings_them_back(git_lake):
+    """ingest A, version, ingest B, check out the first version, ingest: B is back, nothing lost."""
+    settings = git_lake
+    lake = settings.lake
+    land(settings, "2026-01-01", ["i1", "i2"], 4)
+    ingest(settings)
+    first = version_data(settings)
+    assert set(first.batches) == {"2026-01-01"}
+    curated_v1 = tree(lake.local("curated"))
+    land(settings, "2026-01-02", ["i2", "i3"], 6)
+    ingest(settings)
+    curated_ab = tree(lake.local("curated"))
+    raw_b = tree(lake.local("raw", "2026-01-02"))
+
+    result = checkout_version(settings, first.version)
+    assert result.requeued == ["2026-01-02"] and result.backed_up == ["curated"]
+    assert tree(lake.local("curated")) == curated_v1
+    assert tree(lake.local("landing", "2026-01-02")) == raw_b  # queued again, bytes as accepted
+    backup = lake.local(*result.backup.split("/"))
+    assert tree(backup / "curated") == curated_ab  # what the checkout replaced is kept
+    assert set(json.loads((backup / "batches.json").read_text())["batches"]) == {"2026-01-01", "2026-01-02"}
+    assert set(json.loads(lake.local("state", "batches.json").read_text())["batches"]) == {"2026-01-01"}
+
+    again = ingest(settings)
+    assert again.accepted == ["2026-01-02"] and not again.rejected
+    assert tree(lake.local("curated")) == curated_ab  # B's rows are back, byte for byte
+    assert not lake.local("landing", "2026-01-02").exists()
+
+
+def test_checkout_forward_again_restores_the_ledger_and_clears_the_queue(git_lake):
+    settings = git_lake
+    lake = settings.lake
+    land(settings, "2026-01-01", ["i1"], 3)
+    ingest(settings)
+    first = version_data(settings)
+    land(settings, "2026-01-02", ["i2"], 5)
+    ingest(settings)
+    second = version_data(settings)
+    curated_ab = tree(lake.local("curated"))
+
+    assert checkout_version(settings, first.version).backed_up == []  # curated was versioned: nothing to back up
+    assert lake.local("landing", "2026-01-02").is_dir()
+    result = checkout_version(settings, second.version)
+    assert result.requeued == [] and tree(lake.local("curated")) == curated_ab
+    assert not lake.local("landing", "2026-01-02").exists()
+    assert set(json.loads(lake.local("state", "batches.json").read_text())["batches"]) == {"2026-01-01", "2026-01-02"}
+    assert ingest(settings).accepted == []
+
+
+def test_checkout_refuses_what_it_cannot_restore_safely(git_lake):
+    settings = git_lake
+    lake = settings.lake
+    land(settings, "2026-01-01", ["i1"], 3)
+    ingest(settings)
+    first = version_data(settings)
+    land(settings, "2026-01-02", ["i2"], 5)
+    ingest(settings)
+    before = tree(Path(lake.root))
+
+    land(settings, "2026-01-02", ["other"], 2)  # a different batch waits under B's name
+    with pytest.raises(RecaugError, match="holds a different batch"):
+        checkout_version(settings, first.version)
+    shutil.rmtree(lake.local("landing", "2026-01-02"))
+    assert tree(Path(lake.root)) == before  # nothing was changed
+
+    legacy = json.loads(lake.local("manifests", f"{first.version}.json").read_text())
+    legacy.pop("batches")
+    legacy["targets"].pop("raw/2026-01-01")
+    lake.local("manifests", "legacy.json").write_text(json.dumps(legacy))
+    with pytest.raises(RecaugError, match="--force"):
+        checkout_version(settings, "legacy")
+    forced = checkout_version(settings, "legacy", force=True)
+    assert forced.requeued == [] and forced.backed_up == ["curated"]
+    assert set(json.loads(lake.local("state", "batches.json").read_text())["batches"]) == {"2026-01-01", "2026-01-02"}

@@ -69,3 +69,14 @@ def test_remove_temp_files_removes_only_atomic_write_leftovers(tmp_path):
         path.write_bytes(b"data")
     assert io.remove_temp_files(tmp_path) == [leftover]
     assert all(path.exists() for path in kept)
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    import os
+
+    target = tmp_path / "report.json"
+    io.write_json(target, {"v": 1})
+    assert target.stat().st_mode & 0o777 == 0o666 & ~io._UMASK
+    os.chmod(target, 0o640)
+    io.write_json(target, {"v": 2})
+    assert target.stat().st_mode & 0o777 == 0o640 and io.read_json(target) == {"v": 2}
