@@ -165,7 +165,7 @@ def recaug_nightly():
             ))
             return build_report(settings, settings.run_id)
 
-        return run_stage(context, build)
+        return run_stage(context, build, ends_run=True)  # the run's last task: its lake lease ends
 
     batches = find_batches()
     ingested = GXValidateIngestOperator(task_id="validate_ingest", batches=batches, retries=0)

@@ -57,12 +57,16 @@ def _serving_section(lake) -> list[str]:
 
 
 def write_failure_summary(context) -> None:
-    """on_failure_callback of every nightly task. Never raises: a broken summary must
-    not hide the original failure."""
+    """on_failure_callback of every nightly task: write the summary, end the run's lake
+    lease. Never raises: a broken summary must not hide the original failure."""
     try:
         _write(context)
     except Exception:  # noqa: BLE001 - the callback reports, it must not fail
         log.exception("could not write the failure summary")
+    try:
+        _end_lake_lease(context)
+    except Exception:  # noqa: BLE001 - the lease then expires by lock.lease_timeout_minutes
+        log.exception("could not release the lake lock of the failed run")
 
 
 def _write(context) -> None:
@@ -100,3 +104,14 @@ def _write(context) -> None:
     target = lake.url("reports", settings.run_id, "failure.md")
     io.write_text(target, "\n".join(lines) + "\n")
     log.error("run %s failed at %s; summary in %s", settings.run_id, ti.task_id, target)
+
+
+def _end_lake_lease(context) -> None:
+    """A task failed for good: the run is over, so its lease on the lake ends (once its
+    other running tasks finish) and the next run or CLI command can write."""
+    from recaug.lake_lock import end_run_lease
+    from recaug_airflow.stage_runner import lake_claim, settings_for
+
+    settings = settings_for(context)
+    if end_run_lease(settings, lake_claim(context, settings.run_id)):
+        log.info("run %s released the lake lock", settings.run_id)

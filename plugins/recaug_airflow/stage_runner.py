@@ -3,6 +3,11 @@
 Settings come from the run's Params (`nightly_params.to_overrides`) and the run id from
 the DAG run, so every task of a run, and every retry, writes into the same lake
 folders. The stage's compute time and result are recorded for the run report.
+
+Every task holds the lake lock while its stage runs, shared with the other tasks of
+its run and exclusive against any other run or CLI command (`recaug.lake_lock`); the
+run's lease lasts from its first task to its last (`ends_run=True`, the report) or to
+a task's final failure (`end_run_lease` in the failure callback).
 """
 
 from __future__ import annotations
@@ -34,8 +39,20 @@ def to_jsonable(result: Any) -> Any:
     return result
 
 
-def run_stage(context, stage: Callable[[Any], Any]) -> Any:
-    """Call `stage(settings)`, record its timing and result, return the JSON-able result."""
+def lake_claim(context, run_id: str):
+    """This task's claim on the lake lock: shared by every task of the DAG run."""
+    from recaug.lake_lock import airflow_claim
+
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    shard = "" if map_index is None or map_index < 0 else f"[{map_index}]"
+    return airflow_claim(run_id, f"{context['dag_run'].dag_id}.{ti.task_id}{shard}")
+
+
+def run_stage(context, stage: Callable[[Any], Any], ends_run: bool = False) -> Any:
+    """Call `stage(settings)` holding the lake lock, record its timing and result, return
+    the JSON-able result. `ends_run` marks the run's last task: it ends the run's lease."""
+    from recaug.lake_lock import lake_writer
     from recaug.orchestrate.runs import timed_task
 
     settings = settings_for(context)
@@ -43,8 +60,9 @@ def run_stage(context, stage: Callable[[Any], Any]) -> Any:
     ti = context["ti"]
     map_index = getattr(ti, "map_index", -1)
     map_index = -1 if map_index is None else map_index
-    with timed_task(settings.lake, settings.run_id, ti.task_id, map_index, ti.try_number) as record:
-        record["result"] = to_jsonable(stage(settings))
+    with lake_writer(settings, lake_claim(context, settings.run_id), end_run=ends_run):
+        with timed_task(settings.lake, settings.run_id, ti.task_id, map_index, ti.try_number) as record:
+            record["result"] = to_jsonable(stage(settings))
     return record["result"]
 
 
