@@ -1,6 +1,6 @@
 """Run one recaug stage function inside an Airflow task.
 
-Settings come from the run's Params (`nightly_params.to_overrides`) and the run id from
+Settings come from the run's Params (`recaug.orchestrate.overrides.to_overrides`) and the run id from
 the DAG run, so every task of a run, and every retry, writes into the same lake
 folders. The stage's compute time and result are recorded for the run report.
 
@@ -22,12 +22,13 @@ def settings_for(context) -> Any:
     from recaug.logs import quiet_third_party
     from recaug.orchestrate.runs import safe_run_id
     from recaug.settings import load_settings
-    from recaug_airflow.nightly_params import current_settings, to_overrides
+    from recaug.orchestrate.overrides import to_overrides
+    from recaug_airflow.nightly_params import current_settings
 
     quiet_third_party()
-    current_settings()  # points RECAUG_PARAMS at the checkout's params.yaml
+    operator = current_settings()  # params.yaml of the checkout + RECAUG_* env, before the form
     run_id = safe_run_id(context["dag_run"].run_id)
-    return load_settings(to_overrides(dict(context["params"]), run_id))
+    return load_settings(to_overrides(dict(context["params"]), run_id, operator))
 
 
 def to_jsonable(result: Any) -> Any:

@@ -25,6 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from recaug.errors import RecaugError
+from recaug.orchestrate.overrides import ForbiddenParam
+
 DAG_ID = "recaug_nightly"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +71,7 @@ def run_nightly(home: str | os.PathLike, conf: dict[str, Any], project_root: Pat
     ensure_airflow_db(env)
     started = time.perf_counter()
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.exceptions import ParamValidationError
 
     bag = DagBag(dag_folder=str(project_root / "dags" / "recaug_nightly.py"))
     if bag.import_errors:
@@ -76,18 +80,21 @@ def run_nightly(home: str | os.PathLike, conf: dict[str, Any], project_root: Pat
     if retries is not None:
         for task in dag.tasks:
             task.retries = retries
-    dag_run = dag.test(run_conf=conf)
+    try:
+        dag_run = dag.test(run_conf=conf)
+    except ParamValidationError as exc:  # the trigger form's rules (docs/OVERRIDES.md): no run was created
+        raise ForbiddenParam(f"run refused before any task ran: {str(exc).splitlines()[0]}") from None
     wall = time.perf_counter() - started
     return summarize(dag_run, conf, wall)
 
 
 def summarize(dag_run, conf: dict[str, Any], wall: float) -> LocalRunSummary:
+    from recaug.orchestrate.overrides import to_overrides
     from recaug.orchestrate.runs import read_records, safe_run_id
     from recaug.settings import load_settings
-    from recaug_airflow.nightly_params import to_overrides
 
     run_id = safe_run_id(dag_run.run_id)
-    settings = load_settings(to_overrides(dict(conf), run_id))  # Params not in conf default to these settings
+    settings = load_settings(to_overrides(dict(conf), run_id, load_settings()))  # Params not in conf default to these settings
     records = read_records(settings.lake, run_id)
     compute = sum(r.compute_seconds for r in records)
     tasks = [
@@ -129,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", help="also write the summary as JSON here")
     parser.add_argument("--retries", type=int, help="retries of every task (default: the DAG's own)")
     args = parser.parse_args(argv)
-    summary = run_nightly(args.home, json.loads(args.conf), retries=args.retries)
+    try:
+        summary = run_nightly(args.home, json.loads(args.conf), retries=args.retries)
+    except RecaugError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print_summary(summary)
     if args.json_out:
         Path(args.json_out).write_text(summary.model_dump_json(indent=2))

@@ -28,9 +28,11 @@ def tiny_conf(lake: Path, **params) -> dict:
 
 
 def isolated_env(tmp: Path) -> dict[str, str]:
-    """No params.yaml from the checkout, no RECAUG_* from the caller, few threads."""
+    """No params.yaml from the checkout, no RECAUG_* from the caller, few threads; lakes in
+    `tmp` are allowed as the trigger form's lake_root (docs/OVERRIDES.md)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUG_") or k.startswith("RECAUG_TEST_")}
-    env.update({"RECAUG_PARAMS": str(tmp / "no-params.yaml"), "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"})
+    env.update({"RECAUG_PARAMS": str(tmp / "no-params.yaml"), "RECAUG_ALLOWED_LAKE_ROOTS": str(tmp),
+                "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"})
     return env
 
 
