@@ -15,7 +15,9 @@ The layout is a contract between stages; change it here and nowhere else.
     reports/<run>/            run reports
     manifests/<run>.json      data versions used by a run
     cache/                    content-hash caches (generations, embeddings)
-    state/                    bookkeeping (processed batches, DVC lock)
+    state/                    bookkeeping: processed batches (batches.json), DVC lock, the lake lock
+                              (lake-holder.json, lake.lock, lake.guard; see lake_lock.py) and
+                              checkout-backups/ (data a `data checkout` replaced)
 """
 
 from __future__ import annotations
