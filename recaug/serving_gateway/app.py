@@ -1,4 +1,4 @@
-"""The recommendation gateway (FastAPI): GET /recommend, /healthz, /readyz.
+"""The recommendation gateway (FastAPI): GET /recommend, /healthz, /readyz, /metrics.
 
 Run it with `recaug serve gateway --port P` (binds 127.0.0.1 by default), or under any
 ASGI server with `uvicorn --factory recaug.serving_gateway.app:app_from_environment`.
@@ -7,6 +7,7 @@ ASGI server with `uvicorn --factory recaug.serving_gateway.app:app_from_environm
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 # Imported at module level: FastAPI resolves the endpoint annotations from these globals.
@@ -19,10 +20,13 @@ if TYPE_CHECKING:
     from recaug.serving_gateway.service import RecommendationService
     from recaug.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: "Settings", artifact_dir: str | None = None,
                service: "RecommendationService | None" = None) -> FastAPI:
-    from recaug.serving_gateway.service import Recommendation, RecommendationService, Unavailable
+    from recaug.serving_gateway.outcomes import NOTHING_TO_SERVE, error_body
+    from recaug.serving_gateway.service import NothingToServe, Recommendation, RecommendationService
 
     holder: dict[str, RecommendationService] = {}
 
@@ -50,8 +54,10 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
         timings: dict[str, float] = {}
         try:
             answer = await current.recommend(user_id, k, diversity, timings=timings)
-        except Unavailable as exc:
-            raise HTTPException(503, detail=str(exc)) from exc
+        except NothingToServe as exc:  # a dependency failed and there are no popular items to fall back on
+            current.metrics.failed(NOTHING_TO_SERVE)
+            log.error("gateway: 503 for user %s: %s", user_id, exc)
+            return JSONResponse(error_body(exc.code), status_code=503)
         # per-dependency time, readable in browsers' dev tools and by load tests
         response.headers["Server-Timing"] = ", ".join(f"{name};dur={value * 1e3:.3f}" for name, value in timings.items())
         return answer
@@ -62,9 +68,19 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
 
     @app.get("/readyz")
     async def readyz():
-        checks = await holder["service"].readiness()
+        """Whether the live version is loaded in Triton and the feature store answers: "ok" or a
+        stable error code per dependency (the detail is in the log)."""
+        service = holder["service"]
+        checks = await service.readiness()
         ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        served = service.live.served
+        return JSONResponse({"ready": ready, "checks": checks, "model_version": str(served.version) if served else None},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics():
+        """Prometheus text format: answers by source, errors by code, live version, latency."""
+        return Response(holder["service"].metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
 

@@ -3,8 +3,14 @@
 Requests run on the event loop: Triton is called through one shared asyncio tritonclient
 (gRPC when the target has a gRPC address, else HTTP), and feature lookups, which the
 Feast SDK only offers blocking, run on a small thread pool. Every dependency call has a
-deadline (`triton_timeout_s`, `features_timeout_s`); a missed deadline or refused
-connection becomes `Unavailable` (HTTP 503), never a hung request.
+deadline (`triton_timeout_s`, `features_timeout_s`).
+
+Every request is pinned to the live model version (recaug.serving_gateway.live_model):
+its history is encoded with that version's vocabulary, Triton is asked for exactly that
+version, and the answer is decoded with the same vocabulary only if Triton says that
+version produced it. When a dependency fails, the request is answered with popular items
+and a `source` naming why (recaug.serving_gateway.outcomes); only when there is nothing
+at all to serve does it fail, with a stable error code.
 """
 
 from __future__ import annotations
@@ -18,22 +24,21 @@ from typing import TYPE_CHECKING, Callable, Literal, NamedTuple
 from pydantic import BaseModel
 
 from recaug import io
-from recaug.errors import RecaugError
+from recaug.serving_gateway import outcomes
+from recaug.serving_gateway.breaker import CircuitBreaker
 from recaug.serving_gateway.item_cache import ItemCache
+from recaug.serving_gateway.live_model import LiveModel, ServedModel
+from recaug.serving_gateway.metrics import GatewayMetrics
+from recaug.serving_gateway.outcomes import Unavailable
 from recaug.serving_gateway.ranking import mmr, popular_items
+from recaug.serving_gateway.tuning import GatewayTuning
 
 if TYPE_CHECKING:
+    from recaug.features.online import UserContext
     from recaug.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Unavailable(RecaugError):
-    """A dependency (Triton or the feature store) failed or timed out."""
-
-    def __init__(self, service: str, detail: str):
-        super().__init__(f"{service} unavailable: {detail}")
-        self.service = service
+VERSION_GONE_MARKER = "Request for unknown model"  # Triton's message when a model/version is not loaded
 
 
 class TritonEndpoint(NamedTuple):
@@ -49,44 +54,48 @@ class RecommendedItem(BaseModel):
 
 class Recommendation(BaseModel):
     user_id: str
-    source: Literal["model", "popular"]
+    source: outcomes.Source
     model_version: str | None = None
     items: list[RecommendedItem]
 
 
+class NothingToServe(Unavailable):
+    """A dependency failed and there is no fallback answer either (no popular items): HTTP 503."""
+
+
 class RecommendationService:
     def __init__(self, settings: "Settings", artifact_dir: str | None = None,
-                 triton_endpoint: Callable[[], TritonEndpoint] | None = None):
-        from recaug.deploy.deploy import live_record
-        from recaug.export.onnx import load_export
-
+                 triton_endpoint: Callable[[], TritonEndpoint] | None = None, tuning: GatewayTuning | None = None):
         self.settings = settings
         self.config = settings.deploy.gateway
+        self.tuning = tuning or GatewayTuning()
         self.model_name = settings.deploy.model_name
-        if artifact_dir is None:
-            artifact_dir = self.config.artifact_dir
-        if artifact_dir is None:
-            record = live_record(settings)
-            if record is None:
-                raise RecaugError("no model deployed yet (no deploy record); deploy one or pass --artifact")
-            artifact_dir = record.artifact_dir
-        document = load_export(artifact_dir)
-        self.top_k = int(document["top_k"])
-        self.vocab: list[str | None] = io.read_json(io.join(artifact_dir, "item_vocab.json"))
-        self.index = {item: i for i, item in enumerate(self.vocab) if item is not None}
+        self.live = LiveModel(settings, artifact_dir or self.config.artifact_dir,
+                              self.tuning.records_check_interval_s, self.tuning.vocabularies_kept)
         self.popular = popular_items(settings, self.config.popular_window_days)
+        self.popular_titles = _titles(settings, [item for item, _ in self.popular[: self.tuning.popular_titles_kept]])
         self.items = ItemCache(self.config.item_cache_ttl_s, self.config.item_cache_size)
+        self.metrics = GatewayMetrics(self.tuning.warning_interval_s)
+        self.feature_store = CircuitBreaker("the feature store", self.tuning.breaker_cooldown_s)
+        self.triton = CircuitBreaker("Triton", self.tuning.breaker_cooldown_s)
         self._triton_endpoint = triton_endpoint or (lambda: resolve_triton_endpoint(settings))
         self._triton = None  # (endpoint, asyncio client), created on the event loop at first use
         self._lookups = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="features")
-        log.info("gateway: %s (%d items, top-%d), %d popular items for cold start",
-                 artifact_dir, len(self.vocab) - 1, self.top_k, len(self.popular))
+        served = self.live.served
+        log.info("gateway: %s, %d popular items for cold start and fallbacks",
+                 f"{self.model_name} version {served.version}" if served else f"no deployed {self.model_name} yet",
+                 len(self.popular))
+
+    @property
+    def top_k(self) -> int:
+        """The largest k a request may ask for: the live version's top-K (popular items when none is live)."""
+        served = self.live.served
+        return served.top_k if served is not None else max(len(self.popular), 1)
 
     async def warm_up(self) -> None:
         """Open the online store and connect to Triton before the first request: the first
         open imports Feast and reads the registry (seconds, longer than a request may wait),
-        the first call sets up the connection. Problems are logged here; requests report
-        them as 503s, and cold-start users are served without either."""
+        the first call sets up the connection. Problems are logged here; requests fall back."""
         from recaug.features.online import ITEM_SERVICE, USER_SERVICE, online_reader
 
         def open_store():
@@ -96,21 +105,28 @@ class RecommendationService:
 
         try:
             await asyncio.get_running_loop().run_in_executor(self._lookups, open_store)
-        except Exception as exc:  # reported per request
+        except Exception as exc:  # requests fall back until it works
             log.warning("gateway: feature store not usable at start: %s: %s", type(exc).__name__, exc)
-        for dependency, check in (await self.readiness()).items():
-            if check != "ok":
-                log.warning("gateway: %s not ready at start: %s", dependency, check)
+        await self.readiness()  # logs what is not ready
 
     # -- dependencies -----------------------------------------------------------------
     async def _features(self, function, *args):
+        if not self.feature_store.allow():
+            raise Unavailable(outcomes.FEATURE_STORE_UNAVAILABLE, "skipped: it failed moments ago")
         future = self._lookups.submit(function, *args, self.settings)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.features_timeout_s)
-        except asyncio.TimeoutError:
-            raise Unavailable("feature store", f"no answer within {self.config.features_timeout_s:g} s") from None
-        except Exception as exc:  # any store error (missing registry, DB locked, Redis down) is a 503
-            raise Unavailable("feature store", f"{type(exc).__name__}: {exc}") from exc
+            result = await asyncio.wait_for(asyncio.wrap_future(future), self.config.features_timeout_s)
+        except asyncio.CancelledError:
+            self.feature_store.abandoned()
+            raise
+        except Exception as exc:  # timeout, DB locked, missing registry, Redis down
+            detail = f"no answer within {self.config.features_timeout_s:g} s" \
+                if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.feature_store.failed(detail)
+            self.metrics.failed(outcomes.FEATURE_STORE_UNAVAILABLE)
+            raise Unavailable(outcomes.FEATURE_STORE_UNAVAILABLE, detail) from exc
+        self.feature_store.succeeded()
+        return result
 
     def _client(self):
         """The shared asyncio tritonclient (one gRPC channel or HTTP connection pool)."""
@@ -142,35 +158,74 @@ class RecommendationService:
             self._triton = None
             await client.close()
 
-    async def _infer(self, history: list[int], timestamps: list[int], now: int):
+    async def _infer(self, model: ServedModel, history: list[int], timestamps: list[int], now: int):
+        """top ids and scores of exactly `model.version`; VersionGone when Triton does not have it."""
         import numpy as np
 
+        if not self.triton.allow():
+            raise Unavailable(outcomes.TRITON_UNAVAILABLE, "skipped: it failed moments ago")
         arrays = {"history": np.asarray([history], dtype=np.int64), "timestamps": np.asarray([timestamps], dtype=np.int64),
                   "now": np.asarray([[now]], dtype=np.int64)}
         try:
             endpoint, client = self._client()
-            if endpoint.protocol == "grpc":
-                import tritonclient.grpc as protocol
-            else:
-                import tritonclient.http as protocol
+            protocol = _protocol(endpoint.protocol)
             inputs = []
             for name, value in arrays.items():
                 tensor = protocol.InferInput(name, list(value.shape), "INT64")
                 tensor.set_data_from_numpy(value)
                 inputs.append(tensor)
             outputs = [protocol.InferRequestedOutput("top_ids"), protocol.InferRequestedOutput("top_scores")]
-            result = await asyncio.wait_for(client.infer(self.model_name, inputs, outputs=outputs),
-                                            self.config.triton_timeout_s)
-        except Unavailable:
+            result = await asyncio.wait_for(
+                client.infer(self.model_name, inputs, model_version=str(model.version), outputs=outputs),
+                self.config.triton_timeout_s)
+        except asyncio.CancelledError:
+            self.triton.abandoned()
             raise
-        except Exception as exc:  # refused, timeout, model not loaded: the gateway answers 503
+        except Unavailable as exc:  # the local server's state file is gone: it is not running
+            self.triton.failed(exc.detail)
+            self.metrics.failed(outcomes.TRITON_UNAVAILABLE)
+            raise
+        except Exception as exc:
+            if VERSION_GONE_MARKER in str(exc):  # Triton answers; the pinned version is not loaded
+                self.triton.succeeded()
+                raise VersionGone(outcomes.MODEL_UNAVAILABLE, f"version {model.version}: {str(exc)[:300]}") from exc
             await self._follow_endpoint()
             detail = f"no answer within {self.config.triton_timeout_s:g} s" if isinstance(exc, asyncio.TimeoutError) \
                 else f"{type(exc).__name__}: {str(exc)[:300]}"
-            raise Unavailable("triton", detail) from exc
+            self.triton.failed(detail)
+            self.metrics.failed(outcomes.TRITON_UNAVAILABLE)
+            raise Unavailable(outcomes.TRITON_UNAVAILABLE, detail) from exc
+        self.triton.succeeded()
         response = result.get_response()
-        version = response.model_version if endpoint.protocol == "grpc" else response.get("model_version")
-        return result.as_numpy("top_ids")[0], result.as_numpy("top_scores")[0], version
+        answered = response.model_version if endpoint.protocol == "grpc" else response.get("model_version")
+        if str(answered) != str(model.version):  # never decode one version's ids with another's vocabulary
+            self.metrics.failed(outcomes.MODEL_UNAVAILABLE)
+            raise Unavailable(outcomes.MODEL_UNAVAILABLE,
+                              f"asked for version {model.version}, Triton answered with version {answered!r}")
+        return result.as_numpy("top_ids")[0], result.as_numpy("top_scores")[0]
+
+    async def _infer_live(self, context: "UserContext", now: int):
+        """(model, ids, scores) from the live version; when Triton no longer has the pinned
+        version, look at the deploy records again and retry once with the version they name."""
+        model = self.live.current()
+        if not context.history_item_ids:
+            return model, None, None
+        for attempt in (1, 2):
+            if model is None:
+                raise Unavailable(outcomes.MODEL_UNAVAILABLE, f"no deployed version of {self.model_name}")
+            history, timestamps = model.encode(context.history_item_ids, context.history_timestamps)
+            if not history:
+                return model, None, None
+            try:
+                ids, scores = await self._infer(model, history, timestamps, now)
+                return model, ids, scores
+            except VersionGone as gone:
+                refreshed = await self.live.refresh()
+                if attempt == 2 or refreshed is None or refreshed.version == model.version:
+                    self.metrics.failed(outcomes.MODEL_UNAVAILABLE)
+                    raise Unavailable(outcomes.MODEL_UNAVAILABLE, gone.detail) from None
+                model = refreshed
+        raise AssertionError("unreachable")
 
     async def _item_infos(self, item_ids: list[str]) -> list:
         from recaug.features.online import get_items
@@ -186,34 +241,70 @@ class RecommendationService:
     async def recommend(self, user_id: str, k: int, diversity: float = 0.0, now: int | None = None,
                         timings: dict[str, float] | None = None) -> Recommendation:
         """`timings` (if given) receives seconds spent per dependency: context, triton, items."""
+        started = time.perf_counter()
+        answer = await self._recommend(user_id, k, diversity, int(time.time()) if now is None else now,
+                                       {} if timings is None else timings)
+        self.metrics.answered(answer.source, time.perf_counter() - started)
+        served = self.live.served
+        self.metrics.live_version = served.version if served else 0
+        return answer
+
+    async def _recommend(self, user_id: str, k: int, diversity: float, now: int,
+                         timings: dict[str, float]) -> Recommendation:
         from recaug.features.online import get_user_context
 
-        timings = {} if timings is None else timings
-        now = int(time.time()) if now is None else now
         started = time.perf_counter()
-        context = (await self._features(get_user_context, [user_id]))[0]
-        timings["context"] = time.perf_counter() - started
+        try:
+            context = (await self._features(get_user_context, [user_id]))[0]
+        except Unavailable as exc:
+            return self._fallback(user_id, exc, set(), k)
+        finally:
+            timings["context"] = time.perf_counter() - started
         seen = set(context.history_item_ids)
-        pairs = [(self.index[i], int(t)) for i, t in zip(context.history_item_ids, context.history_timestamps)
-                 if i in self.index]
-        if not pairs:
-            candidates = [(item, score) for item, score in self.popular if item not in seen]
-            return await self._answer(user_id, "popular", None, candidates, k, diversity, timings)
         started = time.perf_counter()
-        ids, scores, version = await self._infer([p[0] for p in pairs], [p[1] for p in pairs], now)
-        timings["triton"] = time.perf_counter() - started
+        try:
+            model, ids, scores = await self._infer_live(context, now)
+        except Unavailable as exc:
+            return self._fallback(user_id, exc, seen, k)
+        finally:
+            timings["triton"] = time.perf_counter() - started
+        if ids is None:  # no history this version knows: cold start
+            candidates = [(item, score) for item, score in self.popular if item not in seen]
+            return await self._answer(user_id, outcomes.POPULAR, None, candidates, k, diversity, timings)
         candidates = []
         for index, score in zip(ids.tolist(), scores.tolist()):
-            item = self.vocab[index] if 0 < index < len(self.vocab) else None
+            item = model.decode(index)
             if item is not None and item not in seen and score > float("-inf"):
                 candidates.append((item, float(score)))
-        return await self._answer(user_id, "model", version, candidates, k, diversity, timings)
+        return await self._answer(user_id, outcomes.MODEL, str(model.version), candidates, k, diversity, timings)
+
+    def _fallback(self, user_id: str, problem: Unavailable, seen: set[str], k: int) -> Recommendation:
+        """Popular unseen items, titled from the item cache or the lake, without calling the
+        failing dependency (or any other) again; raises NothingToServe without popular items."""
+        source = outcomes.FALLBACK_FOR[problem.code]
+        if not self.popular:
+            raise NothingToServe(problem.code, problem.detail)
+        self.metrics.fell_back(source, problem.detail)
+        chosen = [(item, score) for item, score in self.popular if item not in seen][:k]
+        cached, _ = self.items.get([item for item, _ in chosen])
+        items = [RecommendedItem(item_id=item, score=score,
+                                 title=cached[item].title if item in cached else self.popular_titles.get(item))
+                 for item, score in chosen]
+        return Recommendation(user_id=user_id, source=source, model_version=None, items=items)
 
     async def _answer(self, user_id, source, version, candidates, k, diversity, timings) -> Recommendation:
         pool = candidates[: max(k, self.config.mmr_candidates or self.top_k)] if diversity > 0 else candidates[:k]
         started = time.perf_counter()
-        infos = await self._item_infos([item for item, _ in pool]) if pool else []
-        timings["items"] = time.perf_counter() - started
+        try:
+            infos = await self._item_infos([item for item, _ in pool]) if pool else []
+        except Unavailable:  # the ranking stands; only titles (and diversity) are missing
+            cached, _ = self.items.get([item for item, _ in pool])
+            return Recommendation(user_id=user_id, source=source, model_version=version, items=[
+                RecommendedItem(item_id=item, score=score,
+                                title=cached[item].title if item in cached else self.popular_titles.get(item))
+                for item, score in pool[:k]])
+        finally:
+            timings["items"] = time.perf_counter() - started
         if diversity > 0 and len(pool) > k:
             import numpy as np
 
@@ -230,24 +321,32 @@ class RecommendationService:
 
     # -- health -----------------------------------------------------------------------
     async def readiness(self) -> dict[str, str]:
-        """'ok' or the problem, per dependency."""
+        """'ok' or a stable error code per dependency; the detail goes to the log."""
         from recaug.features.online import get_user_context
 
-        checks = {}
+        checks = {"triton": "ok", "feature_store": "ok"}
+        served = self.live.current()
         try:
+            if served is None:
+                raise Unavailable(outcomes.MODEL_UNAVAILABLE, f"no deployed version of {self.model_name}")
             _, client = self._client()
-            ready = await asyncio.wait_for(client.is_model_ready(self.model_name), self.config.triton_timeout_s)
-            checks["triton"] = "ok" if ready else f"model {self.model_name} is not ready"
+            ready = await asyncio.wait_for(client.is_model_ready(self.model_name, str(served.version)),
+                                           self.config.triton_timeout_s)
+            if not ready:
+                raise Unavailable(outcomes.MODEL_UNAVAILABLE, f"version {served.version} is not ready in Triton")
         except Unavailable as exc:
-            checks["triton"] = str(exc)
+            checks["triton"] = exc.code
+            log.warning("gateway: not ready: %s", exc)
         except Exception as exc:  # unreachable or silent
             await self._follow_endpoint()
-            checks["triton"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            checks["triton"] = outcomes.TRITON_UNAVAILABLE
+            log.warning("gateway: not ready: Triton: %s: %s", type(exc).__name__, str(exc)[:300])
         try:
-            await self._features(get_user_context, ["__readiness_probe__"])
-            checks["feature_store"] = "ok"
-        except Unavailable as exc:
-            checks["feature_store"] = str(exc)
+            future = self._lookups.submit(get_user_context, ["__readiness_probe__"], self.settings)
+            await asyncio.wait_for(asyncio.wrap_future(future), self.config.features_timeout_s)
+        except Exception as exc:  # any store problem means not ready
+            checks["feature_store"] = outcomes.FEATURE_STORE_UNAVAILABLE
+            log.warning("gateway: not ready: feature store: %s: %s", type(exc).__name__, str(exc)[:300])
         return checks
 
     async def aclose(self) -> None:
@@ -255,6 +354,28 @@ class RecommendationService:
             await self._triton[1].close()
             self._triton = None
         self._lookups.shutdown(wait=False, cancel_futures=True)
+        self.live.close()
+
+
+class VersionGone(Unavailable):
+    """Triton answered, but the pinned version is not loaded (unloaded by a deploy, or pruned)."""
+
+
+def _protocol(kind: str):
+    if kind == "grpc":
+        import tritonclient.grpc as protocol
+    else:
+        import tritonclient.http as protocol
+    return protocol
+
+
+def _titles(settings: "Settings", item_ids: list[str]) -> dict[str, str]:
+    """Titles of `item_ids` from the lake's item table, for answers served without the feature store."""
+    if not item_ids or not io.exists(settings.lake.items):
+        return {}
+    items = io.read_parquet(settings.lake.items, columns=["item_id", "title"])
+    wanted = set(item_ids)
+    return {str(i): str(t) for i, t in zip(items["item_id"], items["title"]) if str(i) in wanted and t is not None}
 
 
 def resolve_triton_endpoint(settings: "Settings") -> TritonEndpoint:
@@ -267,5 +388,6 @@ def resolve_triton_endpoint(settings: "Settings") -> TritonEndpoint:
 
     state = LocalTritonServer.from_settings(settings).read_state()
     if state is None:
-        raise Unavailable("triton", "the local Triton server is not running (`recaug serve triton start`)")
+        raise Unavailable(outcomes.TRITON_UNAVAILABLE, "the local Triton server is not running "
+                          "(`recaug serve triton start`)")
     return TritonEndpoint("grpc", state.grpc_url)

@@ -124,21 +124,41 @@ def test_bad_parameters_are_422(client, params):
     assert response.status_code == 422, response.text
 
 
-def test_health_and_readiness(client):
+def test_health_readiness_and_metrics(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"triton": "ok", "feature_store": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"triton": "ok", "feature_store": "ok"}, "model_version": "1"}
+    before = _answers(client)
+    client.get("/recommend", params={"user_id": "user-3"})
+    client.get("/recommend", params={"user_id": "someone-new"})
+    after = _answers(client)
+    assert after["model"] == before["model"] + 1 and after["popular"] == before["popular"] + 1
+    assert "recaug_gateway_live_model_version 1\n" in client.get("/metrics").text
+
+
+def _answers(client) -> dict[str, float]:
+    """recaug_gateway_answers_total by source, from /metrics."""
+    counts = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("recaug_gateway_answers_total{"):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels.split('source="')[1].rstrip('"}')] = float(value)
+    return counts
 
 
 def _app_with_triton_at(settings, protocol, url):
-    """A gateway whose Triton address is `url`, or whatever `url()` returns at the time."""
+    """A gateway whose Triton address is `url`, or whatever `url()` returns at the time; failing
+    dependencies are retried on every request (no cool-down), so each request shows the state."""
     from fastapi.testclient import TestClient
 
     from recaug.serving_gateway.app import create_app
     from recaug.serving_gateway.service import RecommendationService, TritonEndpoint
+    from recaug.serving_gateway.tuning import GatewayTuning
 
     resolve = url if callable(url) else (lambda: url)
-    service = RecommendationService(settings, triton_endpoint=lambda: TritonEndpoint(protocol, resolve()))
+    service = RecommendationService(settings, triton_endpoint=lambda: TritonEndpoint(protocol, resolve()),
+                                    tuning=GatewayTuning(breaker_cooldown_s=0))
     return TestClient(create_app(settings, service=service))
 
 
@@ -151,36 +171,51 @@ def test_triton_over_http_gives_the_same_answer_as_over_grpc(client, gateway_wor
     assert expected["source"] == "model" and len(expected["items"]) == 6
 
 
+def _popular_unseen(interactions, user_id, k):
+    recent = interactions[interactions["timestamp"] > interactions["timestamp"].max() - pd.Timedelta(days=30)]
+    counts = recent.groupby("item_id").size().sort_values(ascending=False, kind="stable")
+    seen = _history(interactions, user_id)
+    return [item for item in counts.index if item not in seen][:k]
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_triton_refusing_connections_is_503(gateway_world, protocol):
+def test_triton_refusing_connections_gives_popular_unseen_items(gateway_world, protocol):
+    _, interactions, catalogue = gateway_world
+    titles = dict(zip(catalogue["item_id"], catalogue["title"]))
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"127.0.0.1:{sock.getsockname()[1]}"
     with _app_with_triton_at(gateway_world[0], protocol, url) as client:
         response = client.get("/recommend", params={"user_id": "user-3", "k": 5})
-        assert response.status_code == 503 and "triton unavailable" in response.json()["detail"]
-        assert client.get("/readyz").status_code == 503
-        # cold start needs no model: unknown users are still served
-        assert client.get("/recommend", params={"user_id": "someone-new"}).status_code == 200
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["source"] == "fallback:triton_unavailable" and body["model_version"] is None
+        assert [i["item_id"] for i in body["items"]] == _popular_unseen(interactions, "user-3", 5)
+        assert all(i["title"] == titles[i["item_id"]] for i in body["items"])
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"] == {"triton": "triton_unavailable", "feature_store": "ok"}
+        assert _answers(client)["fallback:triton_unavailable"] == 1
+        # cold start needs no model: unknown users are still served as usual
+        assert client.get("/recommend", params={"user_id": "someone-new"}).json()["source"] == "popular"
 
 
 def test_gateway_follows_triton_to_a_new_address(gateway_world, triton):
     """A restarted local server listens on new ports: the call that fails on the old address
-    makes the gateway resolve it again, and the next request is served."""
+    makes the gateway resolve it again, and the next request is served by the model."""
     with socket.socket() as sock:  # where the server was: nobody listens there now
         sock.bind(("127.0.0.1", 0))
         old_address = f"127.0.0.1:{sock.getsockname()[1]}"
     addresses = [old_address]
     with _app_with_triton_at(gateway_world[0], "grpc", lambda: addresses[-1]) as client:
-        assert client.get("/recommend", params={"user_id": "user-3"}).status_code == 503
+        assert client.get("/recommend", params={"user_id": "user-3"}).json()["source"] == "fallback:triton_unavailable"
         addresses.append(triton.read_state().grpc_url)
-        assert client.get("/recommend", params={"user_id": "user-3"}).status_code == 503  # still the old channel
+        assert client.get("/recommend", params={"user_id": "user-3"}).json()["source"] == "fallback:triton_unavailable"
         response = client.get("/recommend", params={"user_id": "user-3"})
         assert response.status_code == 200 and response.json()["source"] == "model"
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_triton_that_never_answers_is_503_after_the_timeout(gateway_world, protocol):
+def test_triton_that_never_answers_gives_popular_items_after_the_timeout(gateway_world, protocol):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -200,7 +235,8 @@ def test_triton_that_never_answers_is_503_after_the_timeout(gateway_world, proto
     try:
         with _app_with_triton_at(gateway_world[0], protocol, f"127.0.0.1:{listener.getsockname()[1]}") as client:
             response = client.get("/recommend", params={"user_id": "user-3", "k": 5})
-        assert response.status_code == 503 and "triton unavailable: no answer within 1 s" in response.json()["detail"]
+        assert response.status_code == 200 and response.json()["source"] == "fallback:triton_unavailable"
+        assert len(response.json()["items"]) == 5
         assert accepted  # the request did reach the silent server
     finally:
         stop.set()
@@ -210,21 +246,52 @@ def test_triton_that_never_answers_is_503_after_the_timeout(gateway_world, proto
         listener.close()
 
 
-def test_feature_store_down_is_503(gateway_world, serving_root):
-    """A lake whose Feast store was never created: the lookup fails, the gateway says so."""
+def _lake_without_feast(settings, root, with_interactions: bool):
+    """A copy of the lake's deploy records (and interactions) whose Feast store was never created."""
+    import shutil
+
+    broken = settings.model_copy(update={"lake_root": str(root)})
+    broken.lake.ensure()
+    shutil.copytree(settings.lake.local("deploy", "records"), broken.lake.local("deploy", "records"))
+    if with_interactions:
+        shutil.copy(settings.lake.interactions, broken.lake.interactions)
+    return broken
+
+
+def test_feature_store_down_gives_popular_items(gateway_world, serving_root):
+    """A lake whose Feast store was never created: the lookup fails, popular items are served."""
     from fastapi.testclient import TestClient
 
-    from recaug.deploy.deploy import live_record
     from recaug.serving_gateway.app import create_app
 
-    settings = gateway_world[0]
-    broken = settings.model_copy(update={"lake_root": str(serving_root / "no-feast-lake")})
-    broken.lake.ensure()
-    artifact = live_record(settings).artifact_dir
-    with TestClient(create_app(broken, artifact_dir=artifact)) as client:
-        response = client.get("/recommend", params={"user_id": "user-3"})
-        assert response.status_code == 503 and "feature store unavailable" in response.json()["detail"]
-        assert client.get("/readyz").json()["checks"]["feature_store"].startswith("feature store unavailable")
+    settings, interactions, _ = gateway_world
+    broken = _lake_without_feast(settings, serving_root / "no-feast-lake", with_interactions=True)
+    with TestClient(create_app(broken)) as client:
+        response = client.get("/recommend", params={"user_id": "user-3", "k": 4})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["source"] == "fallback:feature_store_unavailable"
+        assert [i["item_id"] for i in body["items"]] == _popular_unseen(interactions, "nobody", 4)  # nothing excluded
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["feature_store"] == "feature_store_unavailable"
+        assert _answers(client)["fallback:feature_store_unavailable"] == 1
+
+
+def test_nothing_to_serve_is_503_with_a_stable_error(gateway_world, serving_root):
+    """No feature store and no interactions to rank popular items from: a 503 whose body is a
+    fixed code and message, never the exception text."""
+    from fastapi.testclient import TestClient
+
+    from recaug.serving_gateway.app import create_app
+
+    broken = _lake_without_feast(gateway_world[0], serving_root / "empty-lake", with_interactions=False)
+    with TestClient(create_app(broken)) as client:
+        response = client.get("/recommend", params={"user_id": "user-3", "k": 1})
+    assert response.status_code == 503
+    body = response.json()
+    assert body == {"error": {"code": "feature_store_unavailable", "message": body["error"]["message"]}}
+    assert body["error"]["message"].startswith("the feature store did not answer in time or failed")
+    assert str(serving_root) not in response.text and "Error" not in response.text
 
 
 def test_server_timing_header_reports_each_dependency(client):

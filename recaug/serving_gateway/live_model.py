@@ -1,0 +1,212 @@
+"""Which model version the gateway pins requests to, with that version's vocabulary.
+
+A nightly deploy may change the catalogue (new items shift every index), so a history must
+be encoded, and the model's top ids decoded, with the vocabulary of the exact version that
+answers. The live version is the one recaug.deploy.deploy.live_record names (a deployed,
+smoke-tested version); a version Triton has loaded without such a record is never used.
+
+Requests read the pinned version from memory. At most every `check_interval_s`, a request
+starts a look at the deploy records folder's listing in the background (a listing, not a
+read of every record); only when the listing changed are the records read and the new
+version's vocabulary loaded, off the event loop. A request that finds its pinned version
+gone from Triton forces that refresh and waits for it. Vocabularies of the last few
+versions stay cached, so a version switch back and forth costs nothing.
+
+With an explicit artifact (`recaug serve gateway --artifact DIR`), requests are pinned to
+the newest deployed version whose record names that artifact directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from recaug import io
+from recaug.errors import RecaugError
+
+if TYPE_CHECKING:
+    from recaug.deploy.deploy import DeployRecord
+    from recaug.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One deployed version: what to call Triton with and how to encode/decode for it."""
+
+    version: int
+    artifact_dir: str
+    top_k: int
+    vocab: list[str | None] = field(repr=False)
+    index: dict[str, int] = field(repr=False)
+
+    def encode(self, item_ids: list[str], timestamps: list[int]) -> tuple[list[int], list[int]]:
+        """History (oldest first) as this version's item indices; items it does not know are left out."""
+        pairs = [(self.index[item], int(t)) for item, t in zip(item_ids, timestamps) if item in self.index]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def decode(self, index: int) -> str | None:
+        return self.vocab[index] if 0 < index < len(self.vocab) else None
+
+
+class VersionUnusable(RecaugError):
+    """A deployed version's artifact cannot be used to encode/decode (missing or changed since deploy)."""
+
+
+class LiveModel:
+    def __init__(self, settings: "Settings", artifact_dir: str | None = None, check_interval_s: float = 0.5,
+                 vocabularies_kept: int = 4, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.model_name = settings.deploy.model_name
+        self.pinned_artifact = _normalised(artifact_dir) if artifact_dir else None
+        self.check_interval_s = check_interval_s
+        self.vocabularies_kept = vocabularies_kept
+        self._clock = clock
+        self._folder = settings.lake.url("deploy", "records")
+        self._cache: OrderedDict[int, ServedModel] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-records")
+        self._served: ServedModel | None = None
+        self._listing: tuple[str, ...] | None = None
+        self._checked_at = float("-inf")
+        self._pending: asyncio.Future | None = None
+        self._install(*self._read(None, force=True))
+
+    @property
+    def served(self) -> ServedModel | None:
+        """The pinned version as of now (no I/O)."""
+        return self._served
+
+    def current(self) -> ServedModel | None:
+        """The pinned version; starts a background check of the records when one is due."""
+        if self._pending is None and self._clock() - self._checked_at >= self.check_interval_s:
+            self._checked_at = self._clock()
+            self._pending = asyncio.get_running_loop().run_in_executor(self._executor, self._read, self._listing, False)
+            self._pending.add_done_callback(self._installed)
+        return self._served
+
+    async def refresh(self) -> ServedModel | None:
+        """Re-read the records now (Triton said the pinned version is gone) and return the live version."""
+        if self._pending is not None:
+            await asyncio.shield(self._pending)
+        listing, served = await asyncio.get_running_loop().run_in_executor(self._executor, self._read, None, True)
+        self._install(listing, served)
+        self._checked_at = self._clock()
+        return self._served
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals (the _read side runs on the records thread) ------------------------
+    def _installed(self, future: asyncio.Future) -> None:
+        self._pending = None
+        if future.cancelled():
+            return
+        if future.exception() is not None:  # _read logs and keeps the version; this is a bug guard
+            log.error("gateway: checking deploy records failed: %s", future.exception())
+            return
+        self._install(*future.result())
+
+    def _install(self, listing: tuple[str, ...] | None, served: "ServedModel | None | _Unchanged") -> None:
+        if served is UNCHANGED:
+            return
+        self._listing = listing
+        previous, self._served = self._served, served
+        if served is not None and (previous is None or previous.version != served.version):
+            log.info("gateway: requests now go to %s version %d (%s, %d items, top-%d)", self.model_name,
+                     served.version, served.artifact_dir, len(served.vocab) - 1, served.top_k)
+
+    def _read(self, previous_listing: tuple[str, ...] | None, force: bool):
+        """(listing, ServedModel | None) when something changed, else (listing, UNCHANGED)."""
+        try:
+            listing = self._list_records()
+        except Exception as exc:  # unreadable records folder: keep serving what is pinned
+            log.warning("gateway: cannot list deploy records in %s (%s: %s); keeping the pinned version",
+                        self._folder, type(exc).__name__, exc)
+            return previous_listing, UNCHANGED
+        if not force and listing == previous_listing:
+            return listing, UNCHANGED
+        try:
+            record = self._choose_record()
+            if record is None:
+                log.warning("gateway: no deployed version of %s in %s%s; answering with popular items",
+                            self.model_name, self._folder,
+                            f" with artifact {self.pinned_artifact}" if self.pinned_artifact else "")
+                return listing, None
+            return listing, self._model(record)
+        except VersionUnusable as exc:
+            log.error("gateway: %s; answering with popular items", exc)
+            return listing, None
+        except Exception as exc:  # a record being rewritten, a remote hiccup: look again at the next check
+            log.warning("gateway: cannot read deploy records in %s (%s: %s); keeping the pinned version",
+                        self._folder, type(exc).__name__, exc)
+            return previous_listing, UNCHANGED
+
+    def _list_records(self) -> tuple[str, ...]:
+        fs, path = io.filesystem(self._folder)
+        if not fs.exists(path):
+            return ()
+        if io.is_local(self._folder):
+            return tuple(sorted(name for name in os.listdir(path) if name.endswith(".json")))
+        return tuple(sorted(entry for entry in fs.ls(path, detail=False) if entry.endswith(".json")))
+
+    def _choose_record(self) -> "DeployRecord | None":
+        from recaug.deploy.deploy import list_records, live_record
+
+        if self.pinned_artifact is None:
+            return live_record(self.settings)
+        matching = [r for r in list_records(self.settings, self.model_name)
+                    if r.outcome == "deployed" and _normalised(r.artifact_dir) == self.pinned_artifact]
+        return matching[-1] if matching else None
+
+    def _model(self, record: "DeployRecord") -> ServedModel:
+        with self._cache_lock:
+            cached = self._cache.get(record.version)
+            if cached is not None:
+                self._cache.move_to_end(record.version)
+                return cached
+        model = _load(record)
+        with self._cache_lock:
+            self._cache[record.version] = model
+            while len(self._cache) > self.vocabularies_kept:
+                self._cache.popitem(last=False)
+        return model
+
+
+class _Unchanged:
+    """Marker: the records did not change since the last look."""
+
+
+UNCHANGED = _Unchanged()
+
+
+def _load(record: "DeployRecord") -> ServedModel:
+    """The vocabulary and top-K of a deployed version, refusing an artifact changed since its deploy."""
+    from recaug.export.onnx import load_export
+
+    try:
+        document = load_export(record.artifact_dir)
+        vocab: list[str | None] = io.read_json(io.join(record.artifact_dir, "item_vocab.json"))
+    except Exception as exc:
+        raise VersionUnusable(f"version {record.version} of {record.model_name}: cannot read its artifact "
+                              f"{record.artifact_dir} ({type(exc).__name__}: {exc})") from exc
+    if document.get("model_sha256") != record.model_sha256:
+        raise VersionUnusable(f"version {record.version} of {record.model_name}: {record.artifact_dir} was exported "
+                              "again after the deploy (model hash differs from the deploy record); its vocabulary may "
+                              "not match the served model, so the gateway will not decode its answers")
+    index = {item: i for i, item in enumerate(vocab) if item is not None}
+    return ServedModel(version=int(record.version), artifact_dir=str(record.artifact_dir),
+                       top_k=int(document["top_k"]), vocab=vocab, index=index)
+
+
+def _normalised(path: str) -> str:
+    path = str(path)
+    return os.path.realpath(path) if io.is_local(path) and "://" not in path else path.rstrip("/")
