@@ -10,7 +10,7 @@ The layout is a contract between stages; change it here and nowhere else.
     embeddings/               text embeddings (items, users) and per-shard outputs
     features/                 fused feature tables (Parquet, Feast offline store)
     feast/                    Feast registry, online store (SQLite) and watermark
-    models/<run>/             model artifacts; models/champion.json names the champion
+    models/<run>/             model artifacts (what serves: the deploy records under deploy/)
     deploy/                   deploy records
     reports/<run>/            run reports
     manifests/<run>.json      data versions used by a run

@@ -43,16 +43,24 @@ def _rejections_section(lake, run_id: str) -> list[str]:
     return lines
 
 
-def _serving_section(lake) -> list[str]:
-    from recaug import io
+def _serving_section(settings, failed_task: str) -> list[str]:
+    """What serves, from the one source of truth: the last successful deploy record (a model
+    the gate approved in this run is not live unless its deploy succeeded)."""
+    from recaug.deploy.deploy import list_records, live_record
 
-    champion_url = lake.url("models", "champion.json")
-    if not io.exists(champion_url):
-        return ["No champion model yet: nothing was serving before this run, and nothing was deployed."]
-    champion = io.read_json(champion_url)
-    return [
-        "Nothing downstream of the failed task ran, so the model that was serving keeps serving:",
-        "```json", json.dumps(champion, indent=2, default=str), "```",
+    live = live_record(settings)
+    lines = []
+    if failed_task == "deploy":
+        attempt = next(iter(reversed(list_records(settings, settings.deploy.model_name))), None)
+        if attempt is not None and attempt.outcome != "deployed":
+            lines.append(f"The deploy of version {attempt.version} was {attempt.outcome.replace('_', ' ')} "
+                         f"at {attempt.stage or 'start'}: {attempt.reason}\n")
+    if live is None:
+        return lines + ["No model is live: no deploy of this lake has succeeded, so nothing serves."]
+    return lines + [
+        f"Version {live.version} of `{live.model_name}` stays live (the last successful deploy record; "
+        "this run promoted nothing):",
+        "```json", json.dumps(live.model_dump(mode="json"), indent=2, default=str), "```",
     ]
 
 
@@ -92,7 +100,7 @@ def _write(context) -> None:
     rejections = _rejections_section(lake, settings.run_id)
     if rejections:
         lines += ["## Rejected data\n", *rejections]
-    lines += ["## What keeps serving\n", *_serving_section(lake), ""]
+    lines += ["## What keeps serving\n", *_serving_section(settings, ti.task_id), ""]
     lines += [
         "## How to resume\n",
         "- Bad data: fix the source and land it as a new batch; the next run picks it up "

@@ -22,7 +22,7 @@ REQUIRED_FILES = ("model.pt", "params.json", "metrics.json")
 
 def trained_run_for_inputs(settings) -> str | None:
     """Run id of a complete model artifact trained on exactly the current inputs, the
-    champion first, else the newest; None when the inputs are new."""
+    live model first, else the newest; None when the inputs are new."""
     from recaug.train.gate import read_champion
     from recaug.train.run import data_versions, fingerprint
 
@@ -36,7 +36,7 @@ def trained_run_for_inputs(settings) -> str | None:
         reverse=True,
     )
     champion = read_champion(settings)
-    champion_run = champion["artifact_dir"].rstrip("/").rsplit("/", 1)[-1] if champion else None
+    champion_run = champion.artifact_dir.rstrip("/").rsplit("/", 1)[-1] if champion else None
     if champion_run in runs:
         runs.remove(champion_run)
         runs.insert(0, champion_run)

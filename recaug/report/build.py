@@ -124,8 +124,8 @@ def _metric_names(slices: dict[str, dict[str, float]]) -> list[str]:
 
 
 def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[str, dict[str, float]]], list[Figure]]:
-    """Metrics of the model, its baselines and the champion, as tables and bar charts."""
-    section = Section("Model quality: challenger vs champion and baselines")
+    """Metrics of the model, its baselines and the live model, as tables and bar charts."""
+    section = Section("Model quality: this run's model vs the live model and baselines")
     figures: list[Figure] = []
     models: dict[str, dict[str, dict[str, float]]] = {}
     if artifact_dir is None:
@@ -191,28 +191,45 @@ def _cold_boost_text(boost: dict[str, Any]) -> str:
 
 
 def _gate_blocks(gate: dict[str, Any], figures: list[Figure]) -> list:
-    """Challenger vs champion on the gate's metric, and the decision in words."""
-    verdict = "deploy" if gate.get("deploy") else "keep the champion"
+    """Challenger vs the live model on the gate's metric, and the proposal in words (the
+    gate proposes; only the deploy section says what went live)."""
+    verdict = "propose for deploy" if gate.get("deploy") else "keep the live model"
     blocks: list = [f"**Gate decision: {verdict}.** {gate.get('reason', '')}"]
+    if gate.get("champion_source"):
+        blocks.append(f"Compared against: {gate['champion_source']}.")
     metric = gate.get("metric", "metric")
     rows = [["challenger (this run)", gate.get("challenger_run"), gate.get("challenger_value")]]
     if gate.get("champion_run") is not None:
-        rows.append(["champion" + (" (re-evaluated on today's data)" if gate.get("champion_reevaluated") else ""),
+        version = gate.get("champion_version")
+        label = "live model" + (f" v{version}" if version is not None else "")
+        rows.append([label + (" (re-evaluated on today's data)" if gate.get("champion_reevaluated") else ""),
                      gate.get("champion_run"), gate.get("champion_value")])
     blocks.append(Table(["model", "run", f"{metric} (tolerance {gate.get('tolerance')})"], rows))
     values = {row[0].split(" (")[0]: float(row[2]) for row in rows if isinstance(row[2], (int, float))}
     if len(values) == 2:
-        figure = Figure(f"Challenger vs champion, {metric}", plots.grouped_bars(f"Gate: {metric}", [metric], {k: [v] for k, v in values.items()}, metric), "gate.png")
+        figure = Figure(f"Challenger vs live model, {metric}", plots.grouped_bars(f"Gate: {metric}", [metric], {k: [v] for k, v in values.items()}, metric), "gate.png")
         blocks.append(figure)
         figures.append(figure)
     return blocks
+
+
+def _live_sentence(settings) -> str:
+    """What serves now, from the one source of truth (the last successful deploy record)."""
+    from recaug.deploy.deploy import live_record
+
+    live = live_record(settings)
+    if live is None:
+        return "No model is live: no deploy of this lake has succeeded yet."
+    return (f"Live now: {live.model_name} version {live.version} from `{live.artifact_dir}` "
+            f"(deployed {live.deployed_at}).")
 
 
 def _deploy_section(settings, run_id: str, artifact_dir: str | None, records: list[TaskRecord]) -> Section:
     section = Section("Deploy")
     deploy = _record(records, "deploy")
     if deploy and isinstance(deploy.result, dict):
-        section.blocks += ["Deploy task result:", Table(["field", "value"], [list(r) for r in flatten(deploy.result)])]
+        section.blocks += ["Deploy task result:", Table(["field", "value"], [list(r) for r in flatten(deploy.result)]),
+                           _live_sentence(settings)]
         return section
     folder = settings.lake.url("deploy", "records")
     fs, path = io.filesystem(folder)
@@ -222,9 +239,11 @@ def _deploy_section(settings, run_id: str, artifact_dir: str | None, records: li
         record = io.read_json(f"{folder}/{mine[-1].rsplit('/', 1)[-1]}")
         section.blocks += [f"Deploy record `{mine[-1].rsplit('/', 1)[-1]}`:", Table(["field", "value"], [list(r) for r in flatten(record)])]
     else:
-        section.blocks.append("Nothing was deployed by this run (gate not passed, deploy disabled, or model already serving).")
+        section.blocks.append("Nothing was deployed by this run (gate not passed, deploy disabled, or model already "
+                              "serving), so nothing was promoted.")
         if names:
             section.blocks.append(f"Latest deploy record in the lake: `{names[-1].rsplit('/', 1)[-1]}`.")
+    section.blocks.append(_live_sentence(settings))
     return section
 
 

@@ -35,7 +35,7 @@ def register(commands) -> None:
     commands.add("train", "train the sequential recommender on the lake into models/<run>/", _train)
     for name, help_text, handler in (
         ("evaluate", "evaluate a model artifact on the lake's data (full ranking, cold slices)", _evaluate),
-        ("gate", "champion/challenger gate: promote the model if it is not worse than the champion", _gate),
+        ("gate", "champion/challenger gate: propose the model for deploy if it is not worse than the live one", _gate),
     ):
         parser = commands.add(name, help_text, handler)
         parser.add_argument("--artifact", help="model artifact directory (default: models/<run-id>)")

@@ -1,10 +1,17 @@
-"""Champion/challenger gate: deploy a new model only if it is not worse than the champion.
+"""Champion/challenger gate: propose a new model for deploy only if it is not worse than
+the champion, the model that serves.
+
+The gate only proposes: its decision and both numbers go to `models/<run>/gate.json`.
+What is live has one source of truth, the last successful deploy record
+(`recaug.deploy.deploy.live_record`), written by the deploy stage after the new version
+passed its smoke test; that is the promotion. So a run whose deploy fails or is off
+promotes nothing, and the next gate still compares against what really serves. Lakes from
+before this rule may hold `models/champion.json` (written by older gates, not necessarily
+served): it is read only while no deploy record exists, and never written.
 
 Both models are compared on the same evaluation data: when the champion was evaluated on
 other data than the challenger (its data_versions.json differs), it is re-evaluated on
-the challenger's data (the lake's current tables) first. The decision and both numbers
-go to `models/<run>/gate.json`; an accepted challenger becomes `models/champion.json`
-(written atomically).
+the challenger's data (the lake's current tables) first.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from recaug import io
 from recaug.errors import RecaugError
@@ -22,8 +29,17 @@ log = logging.getLogger(__name__)
 GATE_FILE = "gate.json"
 
 
+class Champion(BaseModel):
+    """The model a challenger must not be worse than."""
+
+    run_id: str
+    artifact_dir: str
+    version: int | None = Field(None, description="Triton version serving it (None for a legacy champion.json)")
+    source: str = Field(description="where it was read from, in words")
+
+
 class GateDecision(BaseModel):
-    deploy: bool
+    deploy: bool = Field(description="proposed for deploy (the deploy stage promotes it once it serves)")
     reason: str
     metric: str
     tolerance: float
@@ -32,16 +48,37 @@ class GateDecision(BaseModel):
     champion_run: str | None = None
     champion_value: float | None = None
     champion_reevaluated: bool = False
+    champion_version: int | None = Field(None, description="Triton version of the live model compared against")
+    champion_source: str = ""
     artifact_dir: str
 
 
-def champion_url(settings) -> str:
+def legacy_champion_url(settings) -> str:
     return settings.lake.url("models", "champion.json")
 
 
-def read_champion(settings) -> dict | None:
-    url = champion_url(settings)
-    return io.read_json(url) if io.exists(url) else None
+def read_champion(settings) -> Champion | None:
+    """The live model (last successful deploy record); else a legacy champion.json; else None."""
+    from recaug.deploy.deploy import live_record
+
+    live = live_record(settings)
+    if live is not None:
+        return Champion(run_id=_run_of(live.artifact_dir), artifact_dir=live.artifact_dir, version=live.version,
+                        source=f"deploy record: {live.model_name} version {live.version} is live")
+    url = legacy_champion_url(settings)
+    if io.exists(url):
+        legacy = io.read_json(url)
+        return Champion(run_id=legacy.get("run_id") or _run_of(legacy["artifact_dir"]), artifact_dir=legacy["artifact_dir"],
+                        source="legacy models/champion.json (no deploy record yet; it may never have served)")
+    return None
+
+
+def _run_of(artifact_dir: str) -> str:
+    from recaug.models.artifact import PARAMS_FILE
+
+    params = io.join(artifact_dir, PARAMS_FILE)
+    run = io.read_json(params).get("run_id") if io.exists(params) else None
+    return run or artifact_dir.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _check_metric(name: str) -> str:
@@ -100,13 +137,15 @@ def gate(settings, artifact_dir: str | None = None) -> GateDecision:
     champion = read_champion(settings)
     decision = dict(metric=metric, tolerance=tolerance, challenger_run=challenger_run,
                     challenger_value=challenger_value, artifact_dir=artifact_dir)
+    if champion is not None:
+        decision.update(champion_run=champion.run_id, champion_version=champion.version,
+                        champion_source=champion.source)
     if champion is None:
-        result = GateDecision(deploy=True, reason="no champion yet", **decision)
-    elif champion["artifact_dir"] == artifact_dir:
-        result = GateDecision(deploy=True, reason="already the champion", champion_run=champion["run_id"],
-                              champion_value=challenger_value, **decision)
+        result = GateDecision(deploy=True, reason="no model is live yet", **decision)
+    elif champion.artifact_dir == artifact_dir:
+        result = GateDecision(deploy=True, reason="already the live model", champion_value=challenger_value, **decision)
     else:
-        champion_dir = champion["artifact_dir"]
+        champion_dir = champion.artifact_dir
         reevaluated = _data_versions(champion_dir) != current_versions
         try:
             if reevaluated:
@@ -117,23 +156,19 @@ def gate(settings, artifact_dir: str | None = None) -> GateDecision:
             # A champion written by older model code cannot be scored on today's data; refusing
             # forever would freeze the nightly pipeline, so the challenger wins and the reason says why.
             champion_value = None
-            result = GateDecision(deploy=True, champion_run=champion["run_id"], **decision,
-                                  reason=f"champion {champion['run_id']} cannot be evaluated by this code: {exc}")
+            result = GateDecision(deploy=True, **decision,
+                                  reason=f"champion {champion.run_id} cannot be evaluated by this code: {exc}")
         if champion_value is not None:
             deploy = challenger_value >= champion_value - tolerance
             comparison = ">=" if deploy else "<"
             reason = (f"challenger {metric} {challenger_value:.4f} {comparison} champion {champion_value:.4f} "
                       f"- tolerance {tolerance}")
-            result = GateDecision(deploy=deploy, reason=reason, champion_run=champion["run_id"],
-                                  champion_value=champion_value, champion_reevaluated=reevaluated, **decision)
+            result = GateDecision(deploy=deploy, reason=reason, champion_value=champion_value,
+                                  champion_reevaluated=reevaluated, **decision)
 
     io.write_json(io.join(artifact_dir, GATE_FILE), {
         **result.model_dump(mode="json"), "decided_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     })
-    if result.deploy and (champion is None or champion["artifact_dir"] != artifact_dir):
-        io.write_json(champion_url(settings), {
-            "run_id": challenger_run, "artifact_dir": artifact_dir, "metric": metric, "value": challenger_value,
-            "data_versions": current_versions, "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        })
-    log.info("gate %s: %s (%s)", artifact_dir, "deploy" if result.deploy else "keep champion", result.reason)
+    log.info("gate %s: %s (%s); only a successful deploy makes it live", artifact_dir,
+             "proposed for deploy" if result.deploy else "not proposed, the live model stays", result.reason)
     return result

@@ -71,8 +71,9 @@ def test_train_evaluate_gate_through_the_cli(lake, capsys):
     assert baselines["MostPop"]["test"]["overall"]["cases"] == evaluation["test"]["overall"]["cases"]
 
     assert run(lake, "gate", "--run-id", "r1") == 0
-    assert json.loads(capsys.readouterr().out)["deploy"] is True
-    assert io.read_json(lake.lake.url("models", "champion.json"))["run_id"] == "r1"
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["deploy"] is True and decision["reason"] == "no model is live yet"
+    assert not io.exists(lake.lake.url("models", "champion.json"))  # the gate proposes; only deploy promotes
 
 
 def test_changed_parameters_refuse_to_overwrite_a_run(lake, capsys):

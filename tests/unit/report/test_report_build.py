@@ -32,7 +32,7 @@ def _lake_after_a_run(settings, run_id: str) -> str:
     io.write_json(io.join(artifact, "gate.json"), {
         "deploy": True, "reason": "ndcg@10 improved", "metric": "ndcg@10", "tolerance": 0.0, "challenger_run": run_id,
         "challenger_value": 0.125, "champion_run": "run-6", "champion_value": 0.1, "champion_reevaluated": True,
-        "artifact_dir": artifact,
+        "champion_version": 2, "champion_source": "deploy record: recaug_seq version 2 is live", "artifact_dir": artifact,
     })
     io.write_json(lake.url("state", "batches.json"), {"batches": {
         "2026-01-01": {"status": "accepted", "location": "raw/2026-01-01", "failures": 0, "processed_at": "2026-01-02"},
@@ -61,8 +61,10 @@ def test_report_shows_every_section_with_inline_plots(settings):
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
     assert ("Cold-item boost** (items under 5 fitted events, chosen on validation cases): bias 0.5, text-similarity "
             "weight 3.0; validation NDCG@10 0.1000 -> 0.0950, cold-item HR@10 0.0100 -> 0.0900 (aim 0.0800).") in markdown
-    assert "Gate decision: deploy." in markdown and "| champion (re-evaluated on today's data) | run-6 | 0.1000 |" in markdown
-    for text in ("Data validation", "2026-01-02", "rejected", "items_enriched", "most_pop", "champion",
+    assert "Gate decision: propose for deploy." in markdown
+    assert "| live model v2 (re-evaluated on today's data) | run-6 | 0.1000 |" in markdown
+    assert "No model is live: no deploy of this lake has succeeded yet." in markdown  # no deploy record in this lake
+    for text in ("Data validation", "2026-01-02", "rejected", "items_enriched", "most_pop", "live model",
                  "ndcg@10 improved", "recaug_seq", "fusion_sasrec"):
         assert text in html, text
     # wall = run start -> report start = 20 s; compute = 13 s; overhead 7 s = 35 %

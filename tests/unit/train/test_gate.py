@@ -37,33 +37,74 @@ def gate_record(directory):
     return io.read_json(io.join(directory, "gate.json"))
 
 
-def test_first_model_becomes_champion(lake_with_data, tiny_model_config):
+def deploy_record(settings, directory, version, outcome="deployed"):
+    """What the deploy stage writes after an attempt (the only way a model becomes live)."""
+    from recaug.deploy.deploy import DeployRecord, write_record
+
+    write_record(settings, DeployRecord(
+        model_name=settings.deploy.model_name, version=version, deployed_at=f"2026-01-0{version}T00:00:00+00:00",
+        model_sha256="0" * 64, artifact_dir=directory, target="local:127.0.0.1:1", model_format="python",
+        outcome=outcome))
+
+
+def test_first_model_is_proposed_and_nothing_is_promoted_by_the_gate(lake_with_data, tiny_model_config):
     directory, _, _ = make_artifact(lake_with_data, "run-1", 0.10, tiny_model_config)
     decision = gate(lake_with_data, directory)
-    assert decision.deploy and decision.reason == "no champion yet"
-    assert read_champion(lake_with_data)["run_id"] == "run-1"
+    assert decision.deploy and decision.reason == "no model is live yet"
+    assert read_champion(lake_with_data) is None  # proposing is not promoting
+    assert not io.exists(lake_with_data.lake.url("models", "champion.json"))
     assert gate_record(directory)["challenger_value"] == 0.10
 
 
-def test_worse_challenger_is_rejected_and_champion_kept(lake_with_data, tiny_model_config):
+def test_a_proposed_model_that_was_not_deployed_is_no_champion(lake_with_data, tiny_model_config):
+    """Deploy off or failed: the next gate still compares against what really serves."""
+    live_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.10, tiny_model_config)
+    deploy_record(lake_with_data, live_dir, 1)
+    proposed_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.30, tiny_model_config)
+    assert gate(lake_with_data, proposed_dir).deploy
+    deploy_record(lake_with_data, proposed_dir, 2, outcome="rejected")
+    deploy_record(lake_with_data, proposed_dir, 3, outcome="in_progress")
+    champion = read_champion(lake_with_data)
+    assert (champion.run_id, champion.version) == ("run-1", 1)
+    worse_dir, _, _ = make_artifact(lake_with_data, "run-3", 0.20, tiny_model_config)
+    decision = gate(lake_with_data, worse_dir)
+    assert decision.deploy and (decision.champion_run, decision.champion_version) == ("run-1", 1)
+
+
+def test_worse_challenger_is_rejected_and_the_live_model_kept(lake_with_data, tiny_model_config):
     champion_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.10, tiny_model_config)
-    gate(lake_with_data, champion_dir)
+    deploy_record(lake_with_data, champion_dir, 1)
     worse_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.09, tiny_model_config)
     decision = gate(lake_with_data, worse_dir)
     assert not decision.deploy
     assert (decision.challenger_value, decision.champion_value) == (0.09, 0.10)
-    assert read_champion(lake_with_data)["run_id"] == "run-1"
+    assert read_champion(lake_with_data).run_id == "run-1"
     record = gate_record(worse_dir)
     assert record["deploy"] is False and record["champion_run"] == "run-1" and record["champion_value"] == 0.10
+    assert record["champion_version"] == 1 and "version 1 is live" in record["champion_source"]
 
 
-def test_challenger_within_tolerance_is_promoted(lake_with_data, tiny_model_config):
+def test_challenger_within_tolerance_is_proposed_and_live_after_its_deploy(lake_with_data, tiny_model_config):
     champion_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.100, tiny_model_config)
-    gate(lake_with_data, champion_dir)
+    deploy_record(lake_with_data, champion_dir, 1)
     close_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.099, tiny_model_config)  # tolerance 0.002
     assert gate(lake_with_data, close_dir).deploy
-    assert read_champion(lake_with_data)["run_id"] == "run-2"
-    assert gate(lake_with_data, close_dir).reason == "already the champion"
+    assert read_champion(lake_with_data).run_id == "run-1"
+    deploy_record(lake_with_data, close_dir, 2)
+    assert read_champion(lake_with_data).run_id == "run-2"
+    assert gate(lake_with_data, close_dir).reason == "already the live model"
+
+
+def test_legacy_champion_file_counts_only_until_the_first_deploy(lake_with_data, tiny_model_config):
+    legacy_dir, _, _ = make_artifact(lake_with_data, "run-1", 0.50, tiny_model_config)
+    io.write_json(lake_with_data.lake.url("models", "champion.json"), {"run_id": "run-1", "artifact_dir": legacy_dir})
+    challenger_dir, _, _ = make_artifact(lake_with_data, "run-2", 0.10, tiny_model_config)
+    decision = gate(lake_with_data, challenger_dir)
+    assert not decision.deploy and "legacy" in decision.champion_source
+    live_dir, _, _ = make_artifact(lake_with_data, "run-3", 0.05, tiny_model_config)
+    deploy_record(lake_with_data, live_dir, 1)
+    decision = gate(lake_with_data, challenger_dir)
+    assert decision.deploy and decision.champion_run == "run-3"
 
 
 def test_champion_from_other_data_is_reevaluated_on_the_challengers_data(lake_with_data, tiny_model_config):
@@ -99,4 +140,4 @@ def test_champion_that_current_code_cannot_load_does_not_block_the_pipeline(lake
     decision = gate(lake_with_data, challenger_dir)
     assert decision.deploy and decision.champion_value is None
     assert "run-1 cannot be evaluated by this code" in decision.reason
-    assert read_champion(lake_with_data)["run_id"] == "run-2"
+    assert read_champion(lake_with_data).run_id == "run-1"  # still live until run-2 is deployed
