@@ -72,6 +72,25 @@ def save_artifact(directory: str, model, vocab: list[str | None], params: dict[s
     io.write_bytes(io.join(directory, MODEL_FILE), buffer.getvalue())
 
 
+def load_weights_only(data: bytes, where: str):
+    """torch.load that unpickles tensors, plain containers and numpy arrays only: a file that
+    would run code (or build any other object) is refused with an ArtifactError."""
+    import pickle
+
+    import numpy as np
+    import torch
+
+    numpy_arrays = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    try:
+        with torch.serialization.safe_globals(numpy_arrays):
+            return torch.load(_bytes_io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = str(exc).strip().splitlines()
+        unsafe = next((line.strip() for line in detail if "GLOBAL" in line or "Unsupported" in line), detail[0] if detail else "")
+        raise ArtifactError(f"{where}: refused to load: it holds objects other than tensors and plain data "
+                            f"({unsafe}); only weights are loaded from the lake. Delete or re-create the file.") from exc
+
+
 def load_artifact(directory: str):
     """-> (model in eval mode, vocabulary list, params dict)."""
     import torch
@@ -90,8 +109,7 @@ def load_artifact(directory: str):
     spec = params.get("item_features")
     features = ItemFeatures.from_spec(num_items, spec) if spec else None
     model = build_model(params["model_type"], ModelConfig(**params["model"]), num_items, features)
-    state = torch.load(_bytes_io.BytesIO(io.read_bytes(io.join(directory, MODEL_FILE))), map_location="cpu",
-                       weights_only=True)
+    state = load_weights_only(io.read_bytes(io.join(directory, MODEL_FILE)), io.join(directory, MODEL_FILE))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

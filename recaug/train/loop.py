@@ -244,9 +244,13 @@ def _pruner():
 
 
 def _rng_state() -> dict[str, Any]:
+    """Random generator states as tensors and plain values, so checkpoints load weights-only."""
     import torch
 
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    numpy_state = {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -256,7 +260,11 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     import torch
 
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    numpy_state = state["numpy"]
+    if isinstance(numpy_state, dict):
+        numpy_state = (numpy_state["name"], np.asarray(numpy_state["keys"], dtype=np.int64).astype(np.uint32),
+                       numpy_state["pos"], numpy_state["has_gauss"], numpy_state["cached_gaussian"])
+    np.random.set_state(numpy_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -271,6 +279,8 @@ def _save_checkpoint(url: str, state: dict[str, Any]) -> None:
 
 
 def _load_checkpoint(url: str) -> dict[str, Any]:
-    import torch
+    """Weights-only: a checkpoint in the lake is data, never code. Checkpoints written before
+    the generator states were stored as tensors hold numpy arrays, which are allowed too."""
+    from recaug.models.artifact import load_weights_only
 
-    return torch.load(_bytes_io.BytesIO(io.read_bytes(url)), map_location="cpu", weights_only=False)
+    return load_weights_only(io.read_bytes(url), url)

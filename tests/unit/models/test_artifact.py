@@ -38,3 +38,18 @@ def test_missing_or_inconsistent_files_are_reported(tmp_path):
     io.write_json(str(tmp_path / "item_vocab.json"), [None, "a"])
     with pytest.raises(ArtifactError, match="item_vocab.json has 2 entries"):
         load_artifact(str(tmp_path))
+
+
+def test_model_file_with_a_pickled_object_is_refused_and_never_run(tmp_path):
+    import os
+
+    class RunsAShellCommand:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    model = GRU4Rec(ModelConfig(hidden_size=16, num_layers=1), N)
+    save_artifact(str(tmp_path), model, [None, *[f"item-{i}" for i in range(N)]], model_params(model))
+    torch.save({**model.state_dict(), "payload": RunsAShellCommand()}, tmp_path / "model.pt")
+    with pytest.raises(ArtifactError, match=r"model.pt: refused to load.*posix.system"):
+        load_artifact(str(tmp_path))
+    assert not (tmp_path / "pwned").exists()
