@@ -51,6 +51,9 @@ class TableSchema:
 
 
 TS = "datetime64[ns, UTC]"
+# The times a TS value can hold (nanoseconds in int64), to whole seconds.
+TS_FIRST = pd.Timestamp.min.ceil("s").tz_localize("UTC")
+TS_LAST = pd.Timestamp.max.floor("s").tz_localize("UTC")
 
 INTERACTIONS = TableSchema(
     name="interactions",

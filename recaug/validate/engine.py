@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recaug.validate.frames import wrong_type_column
+from recaug.validate.frames import base_column
 from recaug.validate.report import Failure, sample_repr
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class GreatExpectationsRunner:
         kwargs = config.kwargs
         column = kwargs.get("column")
         if column:
-            column = column.removesuffix(wrong_type_column(""))
+            column = base_column(column)
         elif kwargs.get("column_list"):
             column = ", ".join(kwargs["column_list"])
         failure = Failure(

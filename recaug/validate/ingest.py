@@ -10,7 +10,6 @@ job without duplicating anything.
 from __future__ import annotations
 
 import logging
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, Field
 from recaug import io
 from recaug.data.schemas import SCHEMAS
 from recaug.errors import RecaugError, ValidationFailed
-from recaug.validate import quarantine
+from recaug.validate import batch_names, entries, quarantine
 from recaug.validate.batch import ValidatedBatch, check_batch
 from recaug.validate.report import BatchReport, Failure
 from recaug.validate.state import ACCEPTED, REJECTED, BatchRecord, Ledger
@@ -55,7 +54,9 @@ def ingest(settings, batches: list[str] | None = None, landing: str | Path | Non
     landing_dir = Path(landing) if landing else lake.local("landing")
     if not landing_dir.is_dir():
         raise RecaugError(f"landing directory {landing_dir} does not exist")
-    pending = sorted(p.name for p in landing_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # Every visible entry is a batch to judge: folders, but also stray files, links and
+    # pipes, which are quarantined with a report instead of lying in landing unseen.
+    pending = sorted(p.name for p in landing_dir.iterdir() if not p.name.startswith("."))
     if batches is not None:
         missing = sorted(set(batches) - set(pending))
         if missing:
@@ -77,13 +78,13 @@ def _process(settings, source: Path, result: IngestResult) -> None:
     lake = settings.lake
     ledger_url = lake.url("state", "batches.json")
     ledger = Ledger.load(ledger_url)
-    name = source.name
+    name = batch_names.storage_name(source.name)
     hashes = quarantine.file_hashes(source)
     record = ledger.batches.get(name)
     if record and record.files == hashes:
         log.info("batch %s already %s; removing its landing copy", name, record.status)
         result.skipped.append(name)
-        shutil.rmtree(source)
+        entries.remove(source)
         return
 
     raw_dir = lake.local("raw", name)
@@ -114,7 +115,7 @@ def _process(settings, source: Path, result: IngestResult) -> None:
     _merge_curated(settings, validated.tables)
     ledger.batches[name] = BatchRecord(status=ACCEPTED, location=f"raw/{name}", files=hashes, processed_at=_now())
     ledger.save(ledger_url)
-    shutil.rmtree(source)
+    entries.remove(source)
     result.accepted.append(name)
     log.info("batch %s accepted into raw/%s", name, name)
 
@@ -124,11 +125,12 @@ def _reject(
 ) -> None:
     lake = settings.lake
     report = validated.report
-    destination = lake.local("quarantine", source.name)
+    name = batch_names.storage_name(source.name)
+    destination = lake.local("quarantine", name)
     if destination.exists():
         previous = quarantine.file_hashes(destination, skip=quarantine.artifact_names(hashes))
         if previous != hashes:
-            destination = lake.local("quarantine", f"{source.name}~{io.content_hash(*sorted(hashes.values()))[:8]}")
+            destination = lake.local("quarantine", f"{name}~{io.content_hash(*sorted(hashes.values()))[:8]}")
     if not destination.exists():
         staging = quarantine.staging_dir(destination)
         report_name, docs_name = quarantine.artifact_names(hashes)
@@ -136,7 +138,7 @@ def _reject(
             report.data_docs = f"quarantine/{destination.name}/{docs_name}/index.html"
         quarantine.write_report(staging, report, report_name)
         quarantine.publish(source, destination, staging)
-    ledger.batches[source.name] = BatchRecord(
+    ledger.batches[name] = BatchRecord(
         status=REJECTED,
         location=f"quarantine/{destination.name}",
         files=hashes,
@@ -144,10 +146,10 @@ def _reject(
         failures=len(report.failures),
     )
     ledger.save(lake.url("state", "batches.json"))
-    shutil.rmtree(source)
+    entries.remove(source)
     result.rejected.append(destination.name)
     result.reports.append(report)
-    log.warning("batch %s rejected into quarantine/%s: %d rule(s) broken", source.name, destination.name, len(report.failures))
+    log.warning("batch %s rejected into quarantine/%s: %d rule(s) broken", report.batch, destination.name, len(report.failures))
 
 
 def _merge_curated(settings, tables: dict[str, pd.DataFrame]) -> None:

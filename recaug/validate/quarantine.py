@@ -7,13 +7,13 @@ nothing. The landing copy is removed only after the ledger records the batch.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from recaug import io
+from recaug.validate import entries
 from recaug.validate.report import BatchReport
 
 REPORT_FILE = "report.json"
@@ -21,18 +21,21 @@ DATA_DOCS_DIR = "data_docs"
 
 
 def file_hashes(directory: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """sha256 of every file under `directory` (relative posix path -> hex digest)."""
+    """sha256 of every entry under `directory` except folders (relative posix path -> hex
+    digest); links and special files are hashed as what they are, never read through."""
     hashes = {}
-    for path in sorted(directory.rglob("*")):
-        relative = path.relative_to(directory).as_posix()
-        if relative.split("/")[0] in skip or not path.is_file():
+    if entries.kind_of(directory) != entries.DIRECTORY:
+        return {_readable(directory.name): entries.digest(entries.Entry(directory, directory.name, entries.kind_of(directory)))}
+    for entry in entries.walk(directory):
+        if entry.relative.split("/")[0] in skip or entry.kind == entries.DIRECTORY:
             continue
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        hashes[relative] = digest.hexdigest()
+        hashes[_readable(entry.relative)] = entries.digest(entry)
     return hashes
+
+
+def _readable(relative: str) -> str:
+    """A file name as valid text (names that are not UTF-8 keep their bytes as escapes)."""
+    return os.fsencode(relative).decode("utf-8", "backslashreplace")
 
 
 def staging_dir(destination: Path) -> Path:
@@ -41,18 +44,17 @@ def staging_dir(destination: Path) -> Path:
 
 
 def publish(source: Path, destination: Path, staging: Path | None = None) -> None:
-    """Copy `source` into `destination` (which must not exist) through a staging directory."""
+    """Copy `source` into `destination` (which must not exist) through a staging directory.
+
+    Links are copied as links and never followed; a `source` that is itself a link or a
+    single file is kept inside `destination` under its own name."""
     staging = staging or staging_dir(destination)
     try:
-        for path in sorted(source.rglob("*")):
-            target = staging / path.relative_to(source)
-            if path.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-                with target.open("rb") as fh:
-                    os.fsync(fh.fileno())
+        if entries.kind_of(source) != entries.DIRECTORY:
+            entries.copy(entries.Entry(source, source.name, entries.kind_of(source)), staging / source.name)
+        else:
+            for entry in entries.walk(source):
+                entries.copy(entry, staging / entry.relative)
         os.rename(staging, destination)
     finally:
         if staging.exists():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from pydantic import BaseModel, Field
 
 
@@ -21,7 +23,7 @@ class Failure(BaseModel):
     details: str = Field("", description="extra facts: observed columns, parser message...")
 
     def line(self) -> str:
-        where = f"{self.file}" + (f", column '{self.column}'" if self.column else "")
+        where = printable(self.file) + (f", column {printable(self.column)!r}" if self.column else "")
         what = f"rule '{self.rule}'"
         if self.expectation:
             what += f" ({self.expectation})"
@@ -62,12 +64,20 @@ class BatchReport(BaseModel):
     def summary(self) -> str:
         if self.accepted:
             rows = ", ".join(f"{f.file}: {f.rows} rows" for f in self.files)
-            return f"batch {self.batch}: accepted ({rows})"
-        lines = [f"batch {self.batch}: rejected, {len(self.failures)} rule(s) broken"]
+            return f"batch {printable(self.batch)}: accepted ({rows})"
+        lines = [f"batch {printable(self.batch)}: rejected, {len(self.failures)} rule(s) broken"]
         lines += [f"  - {failure.line()}" for failure in self.failures]
         if self.data_docs:
             lines.append(f"  data docs: {self.data_docs}")
         return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """`text` as is when it shows as what it is on a terminal, else its escaped form: a name
+    with a newline, a direction override or invalid bytes must not rewrite the report's lines."""
+    if text.isprintable() and not any(unicodedata.category(c) == "Cf" for c in text):
+        return text
+    return ascii(text)
 
 
 def sample_repr(value, limit: int = 80) -> str:

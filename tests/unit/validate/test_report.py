@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from recaug.validate.report import BatchReport, Failure, sample_repr
+from recaug.validate.report import BatchReport, Failure, printable, sample_repr
 
 
 def test_long_values_are_truncated_with_their_length():
@@ -16,3 +16,11 @@ def test_summary_names_file_column_rule_count_and_samples():
     report = BatchReport(batch="2026-01-02", accepted=False, validated_at="t", failures=[failure])
     assert "interactions.csv, column 'rating': rule 'rating range'" in report.summary()
     assert "2 of 10 rows, e.g. 9.0 (row 3), -1.0 (row 7)" in report.summary()
+
+
+def test_names_that_would_rewrite_the_terminal_are_escaped():
+    assert printable("2026-01-02") == "2026-01-02"
+    assert printable("a\nb") == "'a\\nb'"
+    assert printable("photo\u202egnp") == "'photo\\u202egnp'"
+    failure = Failure(file="x\u202e.csv", column="title\n", rule="type")
+    assert "\u202e" not in failure.line() and "\n" not in failure.line()
