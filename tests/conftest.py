@@ -1,16 +1,42 @@
-"""Fixtures shared by every test: an isolated data lake and settings pointing at it."""
+"""Fixtures shared by every test: an isolated data lake and settings pointing at it.
+
+The whole session runs with a throwaway home (see `pytest_configure`): the tools under
+test keep caches and settings in the user's home (matplotlib's font cache, onnxruntime's
+device id, Airflow's `~/airflow`, DVC's global config and site cache, Hugging Face,
+Feast and Great Expectations usage files), and a test run must leave that home as it
+found it. tests/test_hermetic.py checks it.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
+from hermetic_env import hermetic_environment
 from recaug.logs import quiet_third_party
 
-quiet_third_party()
-# Tests share two cores with everything else; keep native thread pools small.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+_session_env = pytest.MonkeyPatch()
+_home_key = pytest.StashKey[Path]()
+
+
+def pytest_configure(config):
+    """Before any test module imports Airflow, matplotlib or DVC (they read these at import)."""
+    home = Path(tempfile.mkdtemp(prefix="recaug-tests-home-"))
+    config.stash[_home_key] = home
+    for name, value in hermetic_environment(home, Path.home()).items():
+        _session_env.setenv(name, value)
+    quiet_third_party()
+
+
+def pytest_unconfigure(config):
+    _session_env.undo()
+    home = config.stash.get(_home_key, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
