@@ -18,10 +18,10 @@ class ValidateConfig(BaseModel):
     max_text_chars: int = Field(20_000, description="longest accepted title/description/tags value")
     max_id_chars: int = Field(256, description="longest accepted user or item id")
     max_file_bytes: int = Field(
-        2 << 30, gt=0, description="largest landing file (bytes); a bigger one is quarantined without being parsed"
+        1 << 30, gt=0, description="largest landing file (bytes); a bigger one is quarantined without being parsed"
     )
     max_uncompressed_bytes: int = Field(
-        8 << 30, gt=0, description="largest data a Parquet file may declare once decompressed (guards against compression bombs)"
+        2 << 30, gt=0, description="most bytes a Parquet file may decompress to (a few KB of repeated values can expand to GBs); reading stops there"
     )
     max_columns: int = Field(
         64, gt=0, description="most columns a landing file may have; checked on the header or Parquet metadata before reading"
