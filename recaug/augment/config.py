@@ -83,8 +83,12 @@ class InteractionAugmentConfig(BaseModel):
     max_users_per_run: int = Field(200, ge=0, description="cap on LLM picks per run (sparsest users first)")
     candidates: int = Field(8, ge=2, description="retriever candidates shown to the LLM per user")
     positives_per_user: int = Field(1, ge=1, description="augmented positives added per user")
-    retriever: Literal["auto", "cooccurrence", "embedding"] = Field(
-        "auto", description="auto: embeddings when embeddings/items.parquet exists, else co-occurrence"
+    retriever: Literal["cooccurrence", "embedding", "auto"] = Field(
+        "cooccurrence",
+        description="cooccurrence: from the curated interactions alone, so a rerun on unchanged data proposes the same "
+        "candidates; embedding: item text embeddings of an earlier `recaug embed` (the augment stage runs before "
+        "embed); auto: embeddings when embeddings/items.parquet exists, else co-occurrence (the first rerun after a "
+        "first run then switches retriever, changing the augmented rows and the model)",
     )
     retriever_weight: float = Field(
         0.5, ge=0, le=1, description="share of confidence from the retriever score (the rest from LLM agreement)"

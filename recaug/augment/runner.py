@@ -33,6 +33,7 @@ Parser = Callable[[str, ChatPrompt, bool], Any]  # (text, prompt, from_model) ->
 class TaskStats(BaseModel):
     task: str
     outputs: int = Field(0, description="rows produced")
+    budget: int = Field(0, description="LLM prompts this run may send at most (the task's per-run cap)")
     cache_hits: int = Field(0, description="answered from cache/generations (no model call)")
     llm_prompts: int = Field(0, description="prompts sent to the LLM this run")
     generations: int = Field(0, description="model calls, retries included")
@@ -73,7 +74,7 @@ class GenerationRunner:
     def run(self, task: str, prompts: list[ChatPrompt], prompt_version: str, budget: int, parse: Parser):
         """One Outcome per prompt, in order, and the task's statistics."""
         started = time.perf_counter()
-        stats = TaskStats(task=task, outputs=len(prompts))
+        stats = TaskStats(task=task, outputs=len(prompts), budget=budget)
         outcomes: list[Outcome | None] = [None] * len(prompts)
         keys = [generation_key(p, prompt_version, self.generator.model_id) for p in prompts]
         pending: list[int] = []

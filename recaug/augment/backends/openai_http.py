@@ -156,9 +156,13 @@ class OpenAIGenerator(Generator):
                 raise TypeError("content is not a string")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise _Retryable(f"malformed response body ({exc})") from exc
-        usage = body.get("usage") or {}
-        return Generation(
-            text=text,
-            tokens_in=int(usage.get("prompt_tokens") or 0),
-            tokens_out=int(usage.get("completion_tokens") or 0),
-        )
+        usage = body.get("usage")
+        return Generation(text=text, tokens_in=token_count(usage, "prompt_tokens"),
+                          tokens_out=token_count(usage, "completion_tokens"))
+
+
+def token_count(usage, name: str) -> int:
+    """A token count from the optional `usage` object; anything but a count is 0 (statistics
+    only: a garbled usage field must not cost a valid generation, let alone the run)."""
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

@@ -72,6 +72,21 @@ def test_budget_prioritises_cold_items_and_defers_the_rest(openai_settings, llm_
     assert not read(settings, "item_enrichment")["deferred"].any()
 
 
+def test_every_budget_caps_the_prompts_the_endpoint_receives(openai_settings, llm_server):
+    settings = openai_settings(max_items_per_run=2, max_profiles_per_run=3,
+                               interactions={"sparse_max_events": 1, "max_users_per_run": 1})
+    stats = run_augmentation(settings)
+    # counted where the prompts arrive (the system message names the task), not by the stage
+    asked = [r["body"]["messages"][0]["content"].split(" ", 2)[1] for r in llm_server.requests]
+    assert sorted(asked) == ["describe"] * 2 + ["predict"] + ["summarise"] * 3
+    assert (stats.items.budget, stats.items.llm_prompts, stats.items.deferred) == (2, 2, 6)
+    assert (stats.profiles.budget, stats.profiles.llm_prompts, stats.profiles.deferred) == (3, 3, 3)
+    assert (stats.interactions.budget, stats.interactions.llm_prompts, stats.interactions.deferred) == (1, 1, 1)
+    assert read(settings, "item_enrichment")["deferred"].sum() == 6
+    assert read(settings, "user_profiles")["deferred"].sum() == 3
+    assert sorted(read(settings, "interactions")["backend"]) == ["openai", "template"]
+
+
 def test_invalid_replies_are_retried_then_fall_back_and_the_failure_is_cached(openai_settings, llm_server):
     llm_server.default = lambda body: "I cannot help with that."  # never valid JSON
     settings = openai_settings(max_attempts=2, interactions={"enabled": False}, max_profiles_per_run=0)

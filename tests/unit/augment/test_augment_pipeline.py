@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from recaug import io
+from recaug.augment.config import InteractionAugmentConfig
 from recaug.augment.inputs import AugmentInputError
 from recaug.augment.outputs import ItemText, ProfileText
 from recaug.augment.pipeline import run_augmentation
@@ -57,6 +59,23 @@ def test_rerun_gives_identical_tables(template_settings):
         pd.testing.assert_frame_equal(read(settings, name), table)
 
 
+def test_rerun_on_the_defaults_is_identical_once_embeddings_exist(template_settings):
+    """The nightly run augments before it embeds, so the second run finds the first run's
+    embeddings: on the default settings that must not change what augmentation proposes."""
+    settings = template_settings(interactions={"sparse_max_events": 2})
+    assert settings.augment.interactions.retriever == InteractionAugmentConfig().retriever
+    first_stats = run_augmentation(settings)
+    first = {n: read(settings, n) for n in ("item_enrichment", "user_profiles", "interactions")}
+    rng = np.random.default_rng(0)  # vectors that rank candidates unlike co-occurrence does
+    items = io.read_parquet(settings.lake.items)["item_id"].tolist()
+    io.write_parquet(pd.DataFrame({"item_id": items, "embedding": [rng.normal(size=8).astype("float32").tolist() for _ in items]}),
+                     settings.lake.url("embeddings", "items.parquet"))
+    second_stats = run_augmentation(settings)
+    assert second_stats.interactions.retriever == first_stats.interactions.retriever
+    for name, table in first.items():
+        pd.testing.assert_frame_equal(read(settings, name), table)
+
+
 def test_denoise_threshold_drops_weak_pairs(template_settings):
     settings = template_settings(interactions={"sparse_max_events": 2}, denoise={"min_confidence": 0.99})
     stats = run_augmentation(settings)
@@ -97,6 +116,7 @@ def test_cli_runs_the_stage_with_backend_and_budget_options(curated, capsys):
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["backend"] == "template" and out["items"]["outputs"] == 10
+    assert out["items"]["budget"] == 3, "--max-items reached the stage"
 
 
 def test_cli_prints_a_summary(curated, capsys):
