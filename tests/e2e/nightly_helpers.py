@@ -19,9 +19,7 @@ def tiny_conf(lake: Path, **params) -> dict:
     conf = {
         "lake_root": str(lake), "epochs": 2, "hidden_size": 16, "num_layers": 1,
         "augment_backend": "template", "augment_budget": 8, "embed_shards": 2, "deploy": True,
-        # The default retriever switches from co-occurrence to embeddings once a first run
-        # has written embeddings, which changes the augmented data of the second run.
-        "overrides": {"train.seed": 3, "augment.interactions.retriever": "cooccurrence"},
+        "overrides": {"train.seed": 3},
     }
     conf.update(params)
     return conf

@@ -4,6 +4,7 @@ new; a bad batch stops the run at validation and the previous model keeps servin
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pandas as pd
@@ -149,9 +150,20 @@ def test_first_run_completes_every_task_and_deploys(world, first_run):
 
 
 def test_rerun_without_new_data_deploys_nothing_new(world, first_run):
+    """On the default settings (the first run's embeddings now exist for the rerun's augment
+    stage): the same augmented data, the same model reused, nothing new deployed."""
+    lake = world["lake"]
     version = _live_version(world)
-    rerun = run_dag(world["home"], tiny_conf(world["lake"]), world["tmp"], "rerun")
+    derived = ("augment/item_enrichment.parquet", "augment/user_profiles.parquet", "augment/interactions.parquet",
+               "embeddings/items.parquet")
+    before = {name: hashlib.sha256((lake / name).read_bytes()).hexdigest() for name in derived}
+    rerun = run_dag(world["home"], tiny_conf(lake), world["tmp"], "rerun")
     assert rerun["state"] == "success", open(rerun["log"]).read()[-5000:]
+    after = {name: hashlib.sha256((lake / name).read_bytes()).hexdigest() for name in derived}
+    assert after == before, "a rerun changed derived data"
+    trained = [json.loads((lake / "reports" / run["run_id"] / "tasks" / "train.json").read_text())["result"]["artifact_dir"]
+               for run in (first_run, rerun)]
+    assert trained[0] == trained[1], "the rerun trained a new model instead of reusing the first one"
     task_states = states(rerun)
     assert task_states["deploy"] in ("skipped", "success")
     if task_states["deploy"] == "success":
