@@ -10,8 +10,10 @@ Semantics
 - The lock has one holder at a time, recorded in `state/lake-holder.json`: run id,
   command or task, pid, host, since. A writer of another run is refused at once with
   `LakeBusy` naming that holder (exit code 75); nothing waits or hangs.
-- A CLI command holds the lock for its own lifetime only; its key is unique to the
-  process, so two CLI commands never share it, whatever their run ids.
+- A CLI command holds the lock for its own lifetime only. Without `--run-id` its key is
+  unique to the process, so it shares with nobody; commands given the same explicit run
+  id are one run and share it (e.g. `recaug embed --shard i` workers started side by
+  side), and the lock is free when the last of them exits.
 - Tasks of one Airflow run share it (key `airflow:<run id>`): materialize beside train
   and mapped embed shards run at once. The run keeps a *lease* between its tasks, so no
   other writer slips in between two tasks of a running run: the lease starts with the
@@ -64,7 +66,7 @@ class LakeLockConfig(BaseModel):
     """How the lake-wide run lock treats abandoned runs and non-local lakes."""
 
     lease_timeout_minutes: float = Field(
-        360.0, gt=0,
+        120.0, gt=0,
         description="an Airflow run lease with no live task is abandoned after this long (then taken over)",
     )
     remote_lakes: Literal["refuse", "unlocked"] = Field(
@@ -111,8 +113,8 @@ class LockStatus(BaseModel):
 
 
 def cli_claim(run_id: str | None, command: str) -> Claim:
-    """A CLI command: exclusive to this process."""
-    key = f"cli:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A CLI command: shared with the commands of the same explicit run id, else exclusive."""
+    key = f"cli-run:{run_id}" if run_id else f"cli:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return Claim(key=key, run_id=run_id or "cli", kind="cli", command=command)
 
 

@@ -22,7 +22,13 @@ import sys, time
 from recaug.lake import Lake
 from recaug.lake_lock import LakeLock, LakeLockConfig, airflow_claim, cli_claim
 lock = LakeLock(Lake.at(sys.argv[1]), LakeLockConfig())
-claim = cli_claim("held-run", "test holder") if sys.argv[2] == "cli" else airflow_claim(sys.argv[2], "dag.task")
+who = sys.argv[2]
+if who == "cli":
+    claim = cli_claim(None, "test holder").model_copy(update={"run_id": "held-run"})
+elif who.startswith("cli-run:"):
+    claim = cli_claim(who.split(":", 1)[1], "test holder")
+else:
+    claim = airflow_claim(who, "dag.task")
 lock.acquire(claim)
 print("ready", flush=True)
 time.sleep(600)
@@ -31,7 +37,8 @@ time.sleep(600)
 
 @contextmanager
 def holder_process(lake_root, who: str = "cli"):
-    """A real process that takes the lock (`who`: "cli" or an Airflow run id) and keeps it."""
+    """A real process that takes the lock and keeps it (`who`: "cli", "cli-run:<run id>"
+    or an Airflow run id)."""
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(lake_root), who], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
@@ -62,13 +69,24 @@ def test_second_run_is_refused_at_once_naming_the_holder(lock, tmp_path):
         assert status.alive and not status.free and status.holder.pid == proc.pid
 
 
-def test_cli_commands_never_share_even_with_one_run_id(lock):
-    first = cli_claim("same", "recaug ingest")
+def test_cli_commands_share_only_an_explicit_run_id(lock, tmp_path):
+    first = cli_claim(None, "recaug ingest")
     fd, _ = lock.acquire(first)
     with pytest.raises(LakeBusy):
-        lock.acquire(cli_claim("same", "recaug ingest"))
+        lock.acquire(cli_claim(None, "recaug ingest"))
     lock.release(fd, first, end_run=False)
     assert lock.status().holder is None and lock.status().free
+
+    with holder_process(tmp_path / "lake", "cli-run:shards") as proc:  # `recaug embed --shard 0 --run-id shards`
+        shard = cli_claim("shards", "recaug embed --shard 1")
+        fd, holder = lock.acquire(shard)
+        assert holder.run_id == "shards"
+        with pytest.raises(LakeBusy, match="'shards'"):
+            lock.acquire(cli_claim("other", "recaug embed --shard 1"))
+        lock.release(fd, shard, end_run=False)
+        assert lock.status().holder.ended and not lock.status().free  # the other shard still runs
+        kill(proc)
+    assert lock.status().free
 
 
 def test_tasks_of_one_airflow_run_share_and_keep_the_lease_between_tasks(lock, tmp_path):
