@@ -142,4 +142,7 @@ def test_real_small_model_keeps_hostile_items_well_formed(settings, smollm2):
                        interactions={"sparse_max_events": 1, "max_users_per_run": 2})
     stats = run_augmentation(settings, generator=smollm2)
     assert stats.generations > 0
+    # the budgets hold: two profiles and two picks asked of the model, the rest deferred to the template
+    assert stats.profiles.llm_prompts == 2 and stats.profiles.deferred == stats.profiles.outputs - 2 > 0
+    assert stats.interactions.llm_prompts == 2 and stats.interactions.deferred == stats.interactions.outputs - 2 > 0
     assert_well_formed(settings, smollm2.model_id)
