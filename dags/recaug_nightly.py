@@ -15,8 +15,10 @@ the trigger form (same code path; the form's Params become settings overrides).
 5. **embed_shard** (pool `gpu`, one mapped task per shard) then **merge_embeddings**.
 6. **build_features** → **apply_feature_definitions** (only when they changed) →
    **materialize** (Feast online store, incremental) and **train** →
-   **evaluate** → **gate** (challenger vs champion) → **export** (ONNX + parity).
+   **evaluate** → **gate** (proposes the model if not worse than the live one) → **export** (ONNX + parity).
 7. **approved_for_deploy** skips **deploy** when the gate says no or `deploy` is off.
+   Only a successful deploy promotes: its record is what is live, so a skipped or failed
+   deploy leaves the previous model live and the next gate compares against it.
 8. **report** writes `reports/<run>/report.html` and `report.md`.
 
 Every stage caches by content, so clearing a failed task resumes from it, and
