@@ -30,13 +30,14 @@ STAGE_CLI_MODULES = (
     "recaug.lake_cli",
 )
 
-# Commands that never write the lake outside landing/ (an inbox with atomic publication
-# that producers fill without the lock) and so do not take the lake lock.
+# Commands that main() runs without the lake lock: they never write the lake outside
+# landing/ (an inbox with atomic publication that producers fill without the lock), or
+# they manage the lock themselves (`lake ...`).
 LOCK_FREE_COMMANDS = frozenset({
     "data fetch", "data load", "data synth", "data versions",
     "features serve", "features context",
     "serve triton start", "serve triton stop", "serve triton status", "serve gateway",
-    "lake status", "lake unlock",
+    "lake status", "lake unlock", "lake hold",
 })
 
 Handler = Callable[[argparse.Namespace, "object"], int | None]

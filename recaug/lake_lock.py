@@ -25,6 +25,9 @@ Semantics
   releasing) or its Airflow lease was last renewed longer ago than
   `lock.lease_timeout_minutes`. A stale holder is taken over with a warning naming it,
   and the temporary files dead writers left behind are removed (`io.remove_temp_files`).
+- `recaug lake hold -- CMD` holds the lock for the whole of CMD (e.g. `dvc repro`, whose
+  stages are separate `recaug` processes): it passes its key to CMD's processes in
+  $RECAUG_LAKE_LEASE, so they join it while nobody else can slip in between them.
 - `recaug lake status` shows the holder; `recaug lake unlock` releases the lease of an
   abandoned run (refused while any of its processes still runs).
 - Reads and writes of the holder record happen under a short exclusive `flock` on
@@ -57,6 +60,7 @@ from recaug.lake import Lake
 
 log = logging.getLogger(__name__)
 
+LEASE_ENV = "RECAUG_LAKE_LEASE"
 HOLDER_FILE = "lake-holder.json"
 LIVENESS_FILE = "lake.lock"
 GUARD_FILE = "lake.guard"
@@ -113,8 +117,10 @@ class LockStatus(BaseModel):
 
 
 def cli_claim(run_id: str | None, command: str) -> Claim:
-    """A CLI command: shared with the commands of the same explicit run id, else exclusive."""
-    key = f"cli-run:{run_id}" if run_id else f"cli:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A CLI command: inside `recaug lake hold` it joins the holding command; else shared
+    with the commands of the same explicit run id, or exclusive."""
+    key = (os.environ.get(LEASE_ENV) or (f"cli-run:{run_id}" if run_id else None)
+           or f"cli:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     return Claim(key=key, run_id=run_id or "cli", kind="cli", command=command)
 
 

@@ -183,3 +183,21 @@ def test_cli_writers_fail_fast_while_readers_run(tmp_path, capsys):
     assert cli.main(["report", "--lake", str(lake), "--run-id", "r1"]) == 0
     assert (lake / "reports" / "r1" / "report.md").exists()
     assert not io.exists(str(lake / "state" / "lake-holder.json"))
+
+
+def test_lake_hold_lets_its_command_write_and_keeps_everyone_else_out(tmp_path):
+    lake = tmp_path / "lake"
+    recaug = f"{sys.executable} -m recaug.cli"
+    script = (f"{recaug} report --lake {lake} --run-id a && "
+              f"env -u RECAUG_LAKE_LEASE {recaug} report --lake {lake} --run-id intruder; echo $? > {tmp_path}/intruder && "
+              f"{recaug} report --lake {lake} --run-id b")
+    done = subprocess.run([sys.executable, "-m", "recaug.cli", "lake", "hold", "--lake", str(lake), "--", "sh", "-c", script],
+                          capture_output=True, text=True, env={**os.environ, "RECAUG_PARAMS": str(tmp_path / "none.yaml")})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "intruder").read_text().strip() == str(LakeBusy.exit_code)
+    assert (lake / "reports" / "a" / "report.md").exists() and (lake / "reports" / "b" / "report.md").exists()
+    assert not (lake / "reports" / "intruder").exists()
+    assert LakeLock(Lake.at(lake), LakeLockConfig()).status().holder is None
+    failing = subprocess.run([sys.executable, "-m", "recaug.cli", "lake", "hold", "--lake", str(lake), "--", "sh", "-c", "exit 3"],
+                             capture_output=True, text=True, env={**os.environ, "RECAUG_PARAMS": str(tmp_path / "none.yaml")})
+    assert failing.returncode == 3
