@@ -56,7 +56,7 @@ from pydantic import BaseModel, Field
 
 from recaug import io
 from recaug.errors import ConfigError, RecaugError
-from recaug.lake import Lake
+from recaug.lake import SECTIONS, Lake
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +212,7 @@ class LakeLock:
                     raise LakeBusy(self._busy_message(holder, alive, reason))
                 if holder is not None and not holder.ended:
                     log.warning("taking over the lake lock of %s: %s", self.lake.root, reason)
-                    for path in io.remove_temp_files(self.lake.root):
-                        log.warning("removed %s, a temporary file the dead writer left behind", path)
+                    self._remove_temp_files()
                 holder = LakeHolder(**claim.model_dump(), pid=os.getpid(), host=socket.gethostname(),
                                     since=now, renewed_at=now)
             self._write(holder)
@@ -262,10 +261,19 @@ class LakeLock:
             if holder is None:
                 return None
             self.holder_path.unlink()
-            for path in io.remove_temp_files(self.lake.root):
-                log.warning("removed %s, a temporary file a dead writer left behind", path)
+            self._remove_temp_files()
         log.warning("lake %s unlocked; it was held by %s", self.lake.root, holder.describe())
         return holder
+
+    def _remove_temp_files(self) -> None:
+        """Temporary files of dead writers (no writer is alive when this runs). landing/ is
+        left alone: producers that need no lock may be writing there right now."""
+        for section in SECTIONS:
+            folder = self.lake.local(section)
+            if section == "landing" or not folder.is_dir():
+                continue
+            for path in io.remove_temp_files(folder):
+                log.warning("removed %s, a temporary file the dead writer left behind", path)
 
     def _busy_message(self, holder: LakeHolder | None, alive: bool, reason: str) -> str:
         advice = ("wait for it to finish" if alive else

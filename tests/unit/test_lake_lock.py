@@ -125,6 +125,9 @@ def test_holder_killed_with_sigkill_is_stale_and_taken_over(lock, tmp_path, capl
         litter = lake / "curated" / ".interactions.parquet.abc123.recaug-tmp"
         litter.parent.mkdir(parents=True)
         litter.write_bytes(b"half a file")
+        inbox = lake / "landing" / ".2026-01-05.tmp-x" / ".items.parquet.q1.recaug-tmp"  # a producer writing now
+        inbox.parent.mkdir(parents=True)
+        inbox.write_bytes(b"in flight")
         kill(proc)
         status = lock.status()
         assert status.free and not status.alive and "died without releasing" in status.reason
@@ -132,7 +135,7 @@ def test_holder_killed_with_sigkill_is_stale_and_taken_over(lock, tmp_path, capl
             fd, holder = lock.acquire(cli_claim("next", "recaug ingest"))
         assert holder.run_id == "next" and holder.pid == os.getpid()
         assert "taking over the lake lock" in caplog.text and f"pid {proc.pid}" in caplog.text
-        assert not litter.exists()
+        assert not litter.exists() and inbox.exists()
 
 
 def test_abandoned_airflow_lease_expires_after_the_timeout(tmp_path, caplog):
