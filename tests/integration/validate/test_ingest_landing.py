@@ -47,8 +47,8 @@ def _lake_holds(lake, needle: bytes) -> list[str]:
     return found
 
 
-def _ingest_cli(lake, capsys) -> tuple[int, str]:
-    code = main(["ingest", "--lake", str(lake.root)])
+def _ingest_cli(lake, capsys, *args: str) -> tuple[int, str]:
+    code = main(["ingest", "--lake", str(lake.root), *args])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
@@ -168,3 +168,13 @@ def test_bom_and_legitimate_unicode_are_accepted(lake, settings):
     assert result.accepted == ["2026-01-02"], result.summary()
     curated = pd.read_parquet(lake.items).set_index("item_id")
     assert curated.loc["i1", "title"].startswith("Caf\u00e9")
+
+
+@pytest.mark.parametrize("name", ["../raw/2026-01-01", "/etc", "..", "2026-01-01/../../x"])
+def test_batch_option_with_path_tricks_touches_nothing(lake, name, capsys):
+    before = _accepted_state(lake)
+    code, output = _ingest_cli(lake, capsys, "--batch", name)
+    assert code == 1 and "not found" in output and "Traceback" not in output
+    assert _accepted_state(lake) == before
+    quarantine = lake.local("quarantine")
+    assert not quarantine.exists() or not any(quarantine.iterdir())
