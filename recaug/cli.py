@@ -25,6 +25,7 @@ STAGE_CLI_MODULES = (
     "recaug.features.cli",
     "recaug.train.cli",
     "recaug.export.cli",
+    "recaug.orchestrate.cli",
     "recaug.deploy.cli",
     "recaug.report.cli",
     "recaug.lake_cli",

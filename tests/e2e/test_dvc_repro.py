@@ -47,6 +47,19 @@ def _ran(output: str) -> set[str]:
     return {stage for stage in STAGES if f"Running stage '{stage}'" in output}
 
 
+def _run_artifact(repo: Path) -> tuple[Path, dict]:
+    """The artifact the `dvc` run's model stage produced (its train task record) and its train result."""
+    result = json.loads((repo / "var" / "lake" / "reports" / "dvc" / "tasks" / "train.json").read_text())["result"]
+    return Path(result["artifact_dir"]), result
+
+
+def _file_hashes(directory: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("dvc_repo")
@@ -68,6 +81,11 @@ def test_repro_from_scratch_then_nothing_then_only_what_changed(repo):
     first = _run(repo, sys.executable, "-m", "dvc", "repro")
     assert _ran(first) == set(STAGES)
 
+    first_artifact, first_train = _run_artifact(repo)
+    assert first_artifact.parent == repo / "var" / "lake" / "models" and first_artifact.name.startswith("dvc-")
+    assert (first_artifact / "model.onnx").is_file() and first_train["skipped"] is False
+    first_files = _file_hashes(first_artifact)
+
     metrics = json.loads(_run(repo, sys.executable, "-m", "dvc", "metrics", "show", "--json"))
     flat = json.dumps(metrics)
     assert "ndcg@10" in flat and "hr@10" in flat
@@ -82,6 +100,19 @@ def test_repro_from_scratch_then_nothing_then_only_what_changed(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     retrained = _run(repo, sys.executable, "-m", "dvc", "repro")
     assert _ran(retrained) == {"model", "report"}
+    second_artifact, second_train = _run_artifact(repo)
+    assert second_artifact != first_artifact and second_train["skipped"] is False
+    assert _file_hashes(first_artifact) == first_files  # the earlier model (live or rollback target) is untouched
+    assert "ndcg@10" in _run(repo, sys.executable, "-m", "dvc", "metrics", "show")  # stable paths still read
+
+    params["train"]["epochs"] = 2  # back to the first parameters: the first artifact again, nothing retrained
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert _ran(_run(repo, sys.executable, "-m", "dvc", "repro")) == {"model", "report"}
+    artifact, train = _run_artifact(repo)
+    assert artifact == first_artifact and train["skipped"] is True
+    regated = {name: digest for name, digest in _file_hashes(first_artifact).items() if name != "gate.json"}
+    assert regated == {name: digest for name, digest in first_files.items() if name != "gate.json"}  # a new decision only
+    assert (second_artifact / "model.onnx").is_file()
 
     new_batch = sorted((repo / "incoming").iterdir())[0]
     shutil.move(str(new_batch), repo / "var" / "lake" / "landing" / new_batch.name)
