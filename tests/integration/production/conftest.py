@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from production_services import POSTGRES_ENV, RABBITMQ_ENV, REDIS_ENV, require_tcp, service_url
+from production_services import POSTGRES_ENV, RABBITMQ_ENV, REDIS_ENV, require_tcp, service_url, unique_name
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +20,13 @@ def redis_url() -> str:
 def redis_client(redis_url):
     import redis
 
-    client = redis.Redis.from_url(redis_url)
     try:
+        client = redis.Redis.from_url(redis_url)
         client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"{REDIS_ENV}={redis_url} is set but Redis does not answer: {exc}")
+    except ValueError as exc:
+        pytest.fail(f"{REDIS_ENV} is set but is not a Redis URL: {exc}")
+    except redis.exceptions.RedisError as exc:
+        pytest.fail(f"{REDIS_ENV} is set but Redis does not answer there: {exc}")
     yield client
     client.close()
 
@@ -39,6 +41,25 @@ def postgres_url() -> str:
     except psycopg2.Error as exc:
         pytest.fail(f"{POSTGRES_ENV} is set but PostgreSQL refuses the connection: {str(exc).strip()}")
     return url
+
+
+@pytest.fixture(scope="module")
+def postgres_database(postgres_url):
+    """A fresh database on the test server; yields its SQLAlchemy URL (psycopg2 driver)."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    name = unique_name("recaug_airflow")
+    admin = psycopg2.connect(postgres_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_url).set(drivername="postgresql+psycopg2", database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture(scope="session")

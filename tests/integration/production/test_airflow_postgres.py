@@ -9,23 +9,15 @@ docs/PRODUCTION.md tells operators to install.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from production_services import unique_name
-from recaug.orchestrate.airflow_env import airflow_env
+from airflow_cli import PROJECT_ROOT, AirflowCli, query
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-COMMAND_TIMEOUT = 240
 
 PROBE_DAG = '''
 from __future__ import annotations
@@ -51,63 +43,6 @@ def probe():
 
 probe()
 '''
-
-
-@pytest.fixture(scope="module")
-def postgres_database(postgres_url):
-    """A fresh database on the test server; yields its SQLAlchemy URL (psycopg2 driver)."""
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    name = unique_name("recaug_airflow")
-    admin = psycopg2.connect(postgres_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(postgres_url).set(drivername="postgresql+psycopg2", database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def query(database_url: str, sql: str, *params) -> list[tuple]:
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url).set(drivername="postgresql")
-    with psycopg2.connect(url.render_as_string(hide_password=False)) as connection, connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-class AirflowCli:
-    """`airflow` in a subprocess with its own AIRFLOW_HOME and the Postgres metadata DB."""
-
-    def __init__(self, home: Path, database_url: str):
-        self.database_url = database_url
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RECAUG_"))}
-        self.env.update(airflow_env(home, PROJECT_ROOT))
-        self.env.update({
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
-            # Airflow derives an asyncpg URL for its async engine; asyncpg is not in
-            # requirements/lock.txt, so the async engine is off. The CLI commands used
-            # here never need it; the API server does (see docs/PRODUCTION.md).
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": "",
-            "RECAUG_PARAMS": str(home / "no-params.yaml"),
-        })
-
-    def __call__(self, *args: str, **env: str) -> str:
-        result = subprocess.run(
-            [AIRFLOW, *args], env={**self.env, **env}, capture_output=True, text=True,
-            timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL,
-        )
-        output = result.stdout + result.stderr
-        if result.returncode != 0:
-            pytest.fail(f"`airflow {' '.join(args)}` exited {result.returncode}:\n{output[-4000:]}")
-        return output
 
 
 @pytest.fixture(scope="module")
