@@ -188,7 +188,9 @@ class LocalTritonServer:
             f"--grpc-address={LOOPBACK}", f"--grpc-port={ports[1]}", f"--metrics-address={LOOPBACK}",
             f"--metrics-port={ports[2]}", "--strict-readiness=true", "--exit-on-error=false", "--log-verbose=0",
             f"--http-restricted-api={restricted}", f"--grpc-restricted-protocol={restricted}",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
         ]
+        self._remove_shared_memory_leftovers()
         self.home.mkdir(parents=True, exist_ok=True)
         if self.settings is not None:  # before launch: --load-model=* must find only checked versions
             from recaug.deploy.reconcile import reconcile_before_start
@@ -216,6 +218,19 @@ class LocalTritonServer:
         self.stop()
         raise ServerError(f"tritonserver not ready after {self.config.start_timeout_s:g} s; log: {self.log_file}")
 
+    @property
+    def shm_prefix(self) -> str:
+        """Name prefix of this server's python-backend shared-memory regions (one per home)."""
+        import hashlib
+
+        return f"recaug_triton_{hashlib.sha256(str(self.home).encode()).hexdigest()[:12]}_"
+
+    def _remove_shared_memory_leftovers(self) -> None:
+        """A SIGKILLed server leaves its regions in /dev/shm; only call when it is not running."""
+        shm = Path("/dev/shm")
+        for region in shm.glob(self.shm_prefix + "*") if shm.is_dir() else []:
+            region.unlink(missing_ok=True)
+
     def _reconcile_running(self) -> None:
         if self.settings is None:
             return
@@ -240,6 +255,7 @@ class LocalTritonServer:
                 while server_process_alive(state.pid):
                     time.sleep(0.05)
             log.info("triton stopped (pid %d)", state.pid)
+        self._remove_shared_memory_leftovers()
         self.state_file.unlink(missing_ok=True)
         return running
 

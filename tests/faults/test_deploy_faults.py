@@ -168,7 +168,10 @@ def test_triton_killed_during_deploy_fails_cleanly_and_the_live_version_serves_a
     assert (last.version, last.outcome, last.stage) == (2, "rejected", "promote")
     assert live_record(settings).version == 1
 
+    leaked = list(Path("/dev/shm").glob(server.shm_prefix + "*"))  # the killed stubs' shared memory
+    assert leaked
     server.start()  # restart: reconciles the repository first, then loads what is live
+    assert not any(region.exists() for region in leaked)
     assert _ready_versions(server, name) == {1}
     assert sorted(os.listdir(server.repository / name)) == ["1", "config.pbtxt"]
     _assert_serves_like_onnxruntime(server, name, artifacts["v1"])
