@@ -6,10 +6,11 @@ answers. The live version is the one recaug.deploy.deploy.live_record names (a d
 smoke-tested version); a version Triton has loaded without such a record is never used.
 
 Requests read the pinned version from memory. At most every `check_interval_s`, a request
-starts a look at the deploy records folder's listing in the background (a listing, not a
-read of every record); only when the listing changed are the records read and the new
-version's vocabulary loaded, off the event loop. A request that finds its pinned version
-gone from Triton forces that refresh and waits for it. Vocabularies of the last few
+starts a look at the deploy records folder in the background (names, sizes and times of the
+records, not their contents); only when that changed are the records read and the new
+version's vocabulary loaded, off the event loop. A record rewritten in place (in_progress ->
+deployed) changes its size and time, so it is seen too. A request that finds its pinned
+version gone from Triton forces that refresh and waits for it. Vocabularies of the last few
 versions stay cached, so a version switch back and forth costs nothing.
 
 With an explicit artifact (`recaug serve gateway --artifact DIR`), requests are pinned to
@@ -75,7 +76,7 @@ class LiveModel:
         self._cache_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-records")
         self._served: ServedModel | None = None
-        self._listing: tuple[str, ...] | None = None
+        self._listing: tuple | None = None
         self._checked_at = float("-inf")
         self._pending: asyncio.Future | None = None
         self._install(*self._read(None, force=True))
@@ -115,7 +116,7 @@ class LiveModel:
             return
         self._install(*future.result())
 
-    def _install(self, listing: tuple[str, ...] | None, served: "ServedModel | None | _Unchanged") -> None:
+    def _install(self, listing: tuple | None, served: "ServedModel | None | _Unchanged") -> None:
         if served is UNCHANGED:
             return
         self._listing = listing
@@ -124,7 +125,7 @@ class LiveModel:
             log.info("gateway: requests now go to %s version %d (%s, %d items, top-%d)", self.model_name,
                      served.version, served.artifact_dir, len(served.vocab) - 1, served.top_k)
 
-    def _read(self, previous_listing: tuple[str, ...] | None, force: bool):
+    def _read(self, previous_listing: tuple | None, force: bool):
         """(listing, ServedModel | None) when something changed, else (listing, UNCHANGED)."""
         try:
             listing = self._list_records()
@@ -150,13 +151,18 @@ class LiveModel:
                         self._folder, type(exc).__name__, exc)
             return previous_listing, UNCHANGED
 
-    def _list_records(self) -> tuple[str, ...]:
+    def _list_records(self) -> tuple:
+        """(name, size, modification time) of every record: deploy rewrites a record in place
+        (in_progress -> deployed), so names alone would miss that change."""
         fs, path = io.filesystem(self._folder)
         if not fs.exists(path):
             return ()
         if io.is_local(self._folder):
-            return tuple(sorted(name for name in os.listdir(path) if name.endswith(".json")))
-        return tuple(sorted(entry for entry in fs.ls(path, detail=False) if entry.endswith(".json")))
+            with os.scandir(path) as entries:
+                return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries
+                                    if e.name.endswith(".json")))
+        return tuple(sorted((e["name"], e.get("size"), str(e.get("mtime") or e.get("LastModified") or e.get("ETag")))
+                            for e in fs.ls(path, detail=True) if e["name"].endswith(".json")))
 
     def _choose_record(self) -> "DeployRecord | None":
         from recaug.deploy.deploy import list_records, live_record
