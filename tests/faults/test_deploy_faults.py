@@ -182,8 +182,9 @@ def test_triton_killed_during_deploy_fails_cleanly_and_the_live_version_serves_a
     _assert_serves_like_onnxruntime(server, name, artifacts["v2"])
 
 
+@pytest.mark.parametrize("reconciled_by", ["server start", "next deploy"])
 def test_deploy_killed_between_load_and_smoke_test_leaves_no_unchecked_version_serving(own_triton, artifacts,
-                                                                                      tmp_path):
+                                                                                      tmp_path, reconciled_by):
     settings, server = own_triton
     name = settings.deploy.model_name
     assert deploy(settings, artifacts["v1"]).version == 1
@@ -216,17 +217,19 @@ def test_deploy_killed_between_load_and_smoke_test_leaves_no_unchecked_version_s
     # Triton finishes the load on its own: the unchecked version now serves.
     _wait_for(lambda: 2 in _ready_versions(server, name), 60, "Triton to finish loading version 2")
 
-    server.start()  # already running: reconciles the running server
-    assert _ready_versions(server, name) == {1}
-    assert sorted(os.listdir(server.repository / name)) == ["1", "config.pbtxt"]
-    _assert_serves_like_onnxruntime(server, name, artifacts["v1"])
-    closed = [r for r in list_records(settings, name) if r.version == 2]
-    assert [(r.outcome, r.stage) for r in closed] == [("rejected", "interrupted")]
-    assert live_record(settings).version == 1
+    if reconciled_by == "server start":
+        server.start()  # already running: reconciles the running server
+        assert _ready_versions(server, name) == {1}
+        assert sorted(os.listdir(server.repository / name)) == ["1", "config.pbtxt"]
+        _assert_serves_like_onnxruntime(server, name, artifacts["v1"])
+        assert live_record(settings).version == 1
     assert {key: _file_hashes(path) for key, path in artifacts.items()} == before
 
-    again = deploy(settings, artifacts["v2"])
-    assert (again.outcome, again.version) == ("deployed", 3)
+    again = deploy(settings, artifacts["v2"])  # reconciles first (a no-op after the start above)
+    closed = [r for r in list_records(settings, name) if r.version == 2]
+    assert [(r.outcome, r.stage) for r in closed] == [("rejected", "interrupted")]
+    assert (again.outcome, again.version, again.previous_version) == ("deployed", 3, 1)
+    assert 2 not in _ready_versions(server, name) and not (server.repository / name / "2").exists()
     _assert_serves_like_onnxruntime(server, name, artifacts["v2"])
     assert json.loads(Path(settings.lake_root, "deploy", "records").joinpath(
         sorted(os.listdir(Path(settings.lake_root) / "deploy" / "records"))[-1]).read_text())["outcome"] == "deployed"
