@@ -196,15 +196,15 @@ class Coerced:
     out_of_range: pd.Series | None = None  # time columns only
 
 
-def _none(index: pd.Index) -> pd.Series:
+def _nothing_flagged(index: pd.Index) -> pd.Series:
     return pd.Series(False, index=index)
 
 
 def _coerce_string(values: pd.Series) -> Coerced:
     if pd.api.types.is_integer_dtype(values):
-        return Coerced(values.astype("string").astype(object), _none(values.index))
+        return Coerced(values.astype("string").astype(object), _nothing_flagged(values.index))
     if pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
-        return Coerced(values.astype(object).where(values.notna(), None), _none(values.index))
+        return Coerced(values.astype(object).where(values.notna(), None), _nothing_flagged(values.index))
 
     def ok(v) -> bool:
         return isinstance(v, (str, int, np.integer)) and not isinstance(v, (bool, np.bool_))
@@ -236,13 +236,13 @@ def _coerce_timestamp(values: pd.Series) -> Coerced:
     (not a wrong type), so the report says 'timestamp range' with the value itself."""
     index = values.index
     out = pd.Series(pd.NaT, index=index, dtype=TS)
-    out_of_range = _none(index)
+    out_of_range = _nothing_flagged(index)
     if pd.api.types.is_datetime64_any_dtype(values):
         ts = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
         fits = ts.notna() & (ts >= TS_FIRST) & (ts <= TS_LAST)
         out[fits] = ts[fits].astype(TS)
-        return Coerced(out, _none(index), values.notna() & ~fits)
-    numeric = _none(index)
+        return Coerced(out, _nothing_flagged(index), values.notna() & ~fits)
+    numeric = _nothing_flagged(index)
     if not pd.api.types.is_bool_dtype(values):
         seconds = pd.to_numeric(values, errors="coerce").astype("float64")
         if pd.api.types.is_object_dtype(values):
