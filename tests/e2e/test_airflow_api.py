@@ -1,6 +1,7 @@
 """A manual run triggered through Airflow's REST API v2 against `airflow standalone`
 (started by scripts/airflow.sh on a free port, AIRFLOW_HOME in tmp): the trigger-form
-conf reaches the stages, deploy=false skips the deploy."""
+conf reaches the stages, deploy=false skips the deploy; a conf outside the trigger form's
+allow-list is refused at trigger time and no run exists."""
 
 from __future__ import annotations
 
@@ -45,6 +46,24 @@ def _token(standalone) -> str:
     response = httpx.post(f"{standalone['url']}/auth/token", json={"username": user, "password": password}, timeout=30)
     response.raise_for_status()
     return response.json()["access_token"]
+
+
+@pytest.mark.parametrize("conf, named", [
+    ({"overrides": {"augment.backend.api_key_env": "AIRFLOW__API_AUTH__JWT_SECRET"}}, "augment.backend.api_key_env"),
+    ({"lake_root": "/etc/recaug"}, "lake_root"),
+])
+def test_a_forbidden_conf_is_refused_at_trigger_time(standalone, conf, named):
+    headers = {"Authorization": f"Bearer {_token(standalone)}"}
+    api = f"{standalone['url']}/api/v2/dags/recaug_nightly"
+    for _ in range(60):  # the DAG processor needs a few seconds to register the file
+        if httpx.get(api, headers=headers, timeout=30).status_code == 200:
+            break
+        time.sleep(2)
+    response = httpx.post(f"{api}/dagRuns", headers=headers, json={"logical_date": None, "conf": conf}, timeout=30)
+    assert response.status_code == 400, response.text
+    assert named in response.text
+    runs = httpx.get(f"{api}/dagRuns", headers=headers, timeout=30).json()["dag_runs"]
+    assert not any(run["conf"] == conf for run in runs), "no run was created"
 
 
 def test_trigger_with_conf_through_rest_api(standalone):
