@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -108,7 +108,8 @@ class Clients:
     users: list[str]
     count: int = 8
     k: int = 5
-    answers: list[Answer] = field(default_factory=list)
+    keep: Callable[[Answer], object] = lambda answer: answer  # what is stored per answer (benchmarks keep less)
+    answers: list = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -131,7 +132,8 @@ class Clients:
         deadline = time.monotonic() + limit_s
         while not condition(self.snapshot()):
             if time.monotonic() > deadline:
-                seen = Counter((a.status, a.body.get("source"), a.body.get("model_version")) for a in self.snapshot())
+                seen = Counter((a.status, a.body.get("source"), a.body.get("model_version")) if isinstance(a, Answer)
+                               else repr(a)[:80] for a in self.snapshot()[-1000:])
                 raise AssertionError(f"condition not reached; answers so far by (status, source, version): {dict(seen)}")
             time.sleep(0.05)
 
@@ -152,8 +154,9 @@ class Clients:
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
                 continue
+            kept = self.keep(answer)
             with self._lock:
-                self.answers.append(answer)
+                self.answers.append(kept)
         connection.close()
 
 
