@@ -101,7 +101,7 @@ def reconcile_running(settings: "Settings") -> ReconcileResult | None:
 
 def reconcile_target(settings: "Settings", target: "TritonTarget") -> ReconcileResult:
     """Reconcile the repository (local target) and the running server's loaded versions."""
-    from recaug.deploy.deploy import CANDIDATE_SUFFIX, live_record
+    from recaug.deploy.deploy import CANDIDATE_SUFFIX, list_records, live_record
     from recaug.deploy.local import LocalTarget
 
     name = settings.deploy.model_name
@@ -110,7 +110,7 @@ def reconcile_target(settings: "Settings", target: "TritonTarget") -> ReconcileR
     result = reconcile_repository(settings, target.repository.root)
     live = live_record(settings)
     loaded = target.loaded_versions(name)
-    stray = loaded - ({live.version} if live else set())
+    stray = loaded - {r.version for r in list_records(settings, name) if r.outcome == "deployed"}
     if target.loaded_versions(name + CANDIDATE_SUFFIX):
         target.discard(name + CANDIDATE_SUFFIX)
         result.removed_candidate = True
