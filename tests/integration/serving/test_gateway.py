@@ -294,6 +294,25 @@ def test_nothing_to_serve_is_503_with_a_stable_error(gateway_world, serving_root
     assert str(serving_root) not in response.text and "Error" not in response.text
 
 
+def test_an_explicit_artifact_pins_the_version_deployed_from_it(gateway_world, serving_root):
+    """--artifact: requests go to the version whose deploy record names that artifact; an
+    artifact that was never deployed has no version the gateway may call."""
+    from fastapi.testclient import TestClient
+
+    from recaug.deploy.deploy import live_record
+    from recaug.serving_gateway.app import create_app
+
+    settings, _, _ = gateway_world
+    with TestClient(create_app(settings, artifact_dir=live_record(settings).artifact_dir + "/")) as client:
+        assert client.get("/recommend", params={"user_id": "user-3"}).json()["model_version"] == "1"
+    never_deployed = make_exported_artifact(settings, serving_root / "never-deployed", [f"sku-{i:03d}" for i in range(30)],
+                                            seed=9)
+    with TestClient(create_app(settings, artifact_dir=never_deployed)) as client:
+        body = client.get("/recommend", params={"user_id": "user-3", "k": 3}).json()
+        assert body["source"] == "fallback:model_unavailable" and len(body["items"]) == 3
+        assert client.get("/readyz").json()["checks"]["triton"] == "model_unavailable"
+
+
 def test_server_timing_header_reports_each_dependency(client):
     response = client.get("/recommend", params={"user_id": "user-3", "k": 2})
     names = [entry.split(";")[0] for entry in response.headers["server-timing"].split(", ")]
