@@ -26,7 +26,8 @@ def _local_server(settings):
 
 
 def _triton_start(args, settings) -> int:
-    _print(_local_server(settings).start())
+    state = _local_server(settings).start()
+    print(json.dumps(state.model_dump(mode="json", exclude={"admin_key"}), indent=2))  # the key stays in server.json
     return 0
 
 
@@ -49,7 +50,7 @@ def _triton_status(args, settings) -> int:
         print(json.dumps(status, indent=2))
         return 0 if status["ready"] else 1
     status = _local_server(settings).status()
-    _print(status)
+    print(json.dumps(status.model_dump(mode="json", exclude={"state": {"admin_key"}}), indent=2))
     return 0 if status.ready else 1
 
 

@@ -63,7 +63,8 @@ class ServerState(BaseModel):
     repository: str
     log_file: str
     started_at: float
-    admin_key: str = Field("", description="value of the admin header the server's admin APIs require")
+    admin_key: str = Field("", repr=False, description="value of the admin header the server's admin APIs require "
+                           "(only in server.json, mode 0600; never printed)")
 
     @property
     def admin_headers(self) -> dict[str, str]:

@@ -183,10 +183,11 @@ def test_remote_target_pushes_files_through_the_repository_api(triton, serving_s
     np.testing.assert_array_equal(_infer(triton, "recaug_remote", load_export(artifacts["v1"]))["top_ids"], ids)
 
 
-def test_restart_serves_what_was_deployed_and_cli_reports_status(triton, serving_settings, capsys):
+def test_restart_serves_what_was_deployed_and_cli_reports_status(triton, serving_settings, artifacts, capsys):
     from recaug.cli import main
 
     name = serving_settings.deploy.model_name
+    deploy(serving_settings, artifacts["v2"])  # live already (no-op), or deployed when run alone
     live = live_record(serving_settings)
     triton.stop()
     assert not triton.status().running
@@ -197,8 +198,11 @@ def test_restart_serves_what_was_deployed_and_cli_reports_status(triton, serving
         assert wait_until_ready(client, name, live.version, 60)
     args = ["--lake", serving_settings.lake_root]
     assert main(["serve", "triton", "status", *args]) == 0
-    status = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    status = json.loads(printed)
     assert status["ready"] and any(m["name"] == name and m["state"] == "READY" for m in status["models"])
+    assert triton.read_state().admin_key not in printed and "admin_key" not in status["state"]
+    assert triton.read_state().admin_key not in repr(triton.read_state())
 
 
 def test_model_control_needs_the_admin_key_from_the_private_state_file(triton, serving_settings, artifacts):
