@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timezone
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -242,17 +242,17 @@ def _coerce_timestamp(values: pd.Series) -> Coerced:
         fits = ts.notna() & (ts >= TS_FIRST) & (ts <= TS_LAST)
         out[fits] = ts[fits].astype(TS)
         return Coerced(out, _nothing_flagged(index), values.notna() & ~fits)
-    numeric = _nothing_flagged(index)
-    if not pd.api.types.is_bool_dtype(values):
-        seconds = pd.to_numeric(values, errors="coerce").astype("float64")
-        if pd.api.types.is_object_dtype(values):
-            seconds = seconds.where(~values.map(lambda v: isinstance(v, (bool, np.bool_))))
-        numeric = seconds.notna()
-        finite = numeric & np.isfinite(seconds)
-        fits = finite & (seconds >= TS_FIRST.timestamp()) & (seconds <= TS_LAST.timestamp())
-        out[fits] = pd.to_datetime(seconds[fits], unit="s", utc=True)
-        out_of_range |= finite & ~fits
-    text = values.notna() & ~numeric
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        return Coerced(out, values.notna(), out_of_range)
+    seconds = pd.to_numeric(values, errors="coerce").astype("float64")
+    if pd.api.types.is_object_dtype(values):
+        seconds = seconds.where(~values.map(lambda v: isinstance(v, (bool, np.bool_))))
+    numeric = seconds.notna()
+    finite = numeric & np.isfinite(seconds)
+    fits = finite & (seconds >= TS_FIRST.timestamp()) & (seconds <= TS_LAST.timestamp())
+    out[fits] = pd.to_datetime(seconds[fits], unit="s", utc=True)
+    out_of_range |= finite & ~fits
+    text = values.notna() & ~numeric & values.map(_may_be_a_time)
     if text.any():
         as_text = values[text].map(str)
         out[text] = pd.to_datetime(as_text, utc=True, format="mixed", errors="coerce")
@@ -262,14 +262,22 @@ def _coerce_timestamp(values: pd.Series) -> Coerced:
     return Coerced(out, values.notna() & out.isna() & ~out_of_range, out_of_range)
 
 
+def _may_be_a_time(value) -> bool:
+    """Text and date/datetime objects may hold a time; a time of day, duration, bytes or
+    container never does (str() of them would parse as today's date)."""
+    if isinstance(value, (dt.time, dt.timedelta, np.timedelta64)):
+        return False
+    return isinstance(value, (str, dt.date, np.datetime64))
+
+
 def _is_date_beyond_range(text: str) -> bool:
     """True for ISO dates Python can read but a timestamp cannot hold ('0001-01-01', '9999-12-31')."""
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        parsed = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         return False
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
     return not TS_FIRST.to_pydatetime() <= parsed <= TS_LAST.to_pydatetime()
 
 
@@ -314,9 +322,9 @@ def check_frame(raw: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             original = raw[column.name].astype(object)
             coerced = coerce(raw[column.name], column.dtype)
             columns[column.name] = coerced.values
-            columns[wrong_type_column(column.name)] = original.where(coerced.wrong_type, None)
+            columns[wrong_type_column(column.name)] = original.where(coerced.wrong_type, None).map(_reportable)
             if column.dtype == TS:
-                columns[out_of_range_column(column.name)] = original.where(coerced.out_of_range, None).map(_plain_time)
+                columns[out_of_range_column(column.name)] = original.where(coerced.out_of_range, None).map(_reportable)
             continue
         if not column.required:
             columns[column.name] = empty.astype(TS) if column.dtype == TS else empty.copy()
@@ -329,9 +337,10 @@ def check_frame(raw: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     return pd.DataFrame(columns, index=raw.index)
 
 
-def _plain_time(value):
-    """A reportable form of an out-of-range time (GX and JSON cannot hold year 1 as a Timestamp)."""
-    if value is None or isinstance(value, (str, int, float, np.integer, np.floating)):
+def _reportable(value):
+    """An offending value as GX can serialize it in results and data docs: numbers and text
+    as they are, anything else (durations, bytes, structs, year-1 dates) as its text."""
+    if value is None or isinstance(value, (str, bool, int, float, np.bool_, np.integer, np.floating)):
         return value
     return str(value)
 

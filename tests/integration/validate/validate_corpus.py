@@ -134,5 +134,8 @@ def broken_batches() -> dict[str, tuple[dict, str, str]]:
         "two formats of one table": ({"items.parquet": items(), "interactions.parquet": ok, "interactions.csv": _csv_bytes(ok)}, "interactions.csv, interactions.parquet", "ambiguous table"),
         "nested folder": ({"items.parquet": items(), "interactions.parquet": ok, "more/interactions.parquet": _parquet_bytes(ok)}, "more", "unknown file"),
         "zero-byte parquet": ({"items.parquet": items(), "interactions.parquet": b""}, "interactions.parquet", "empty file"),
+        # Arrow types a producer may write into any column (a duration crashed GX's result serialization)
+        "duration as item id": ({"items.parquet": _arrow_parquet(pa.table({"item_id": pa.array([1, 2, 3], pa.duration("s")), "title": ["a", "b", "c"]})), "interactions.parquet": ok}, "items.parquet", "type"),
+        "time of day as first_seen": ({"items.parquet": _arrow_parquet(pa.table({"item_id": ["i1", "i2", "i3"], "title": ["a", "b", "c"], "first_seen": pa.array([1, 2, 3], pa.time64("us"))})), "interactions.parquet": ok}, "items.parquet", "type"),
         "augmented rows in landing": ({"items.parquet": items(), "interactions.parquet": _with(ok, source=["augmented"] * n)}, "interactions.parquet", "observed source"),
     }

@@ -48,6 +48,14 @@ def test_booleans_and_infinities_are_not_numbers_nor_times():
     assert coerce(pd.Series([np.inf, 1767225600.0]), TS).wrong_type.tolist() == [True, False]
 
 
+def test_times_of_day_and_durations_are_not_timestamps():
+    import datetime as dt
+
+    values = pd.Series([dt.time(12, 0), dt.timedelta(days=1), b"2026-01-01", dt.date(2026, 1, 1)], dtype=object)
+    assert coerce(values, TS).wrong_type.tolist() == [True, True, True, False]
+    assert coerce(pd.Series(pd.to_timedelta([1, 2], unit="s")), TS).wrong_type.tolist() == [True, True]
+
+
 def test_ids_accept_strings_and_integers_but_not_floats_or_bools():
     coerced = coerce(pd.Series(["a", 7, 1.5, None, True], dtype=object), "string")
     assert coerced.values.tolist()[:2] == ["a", "7"] and coerced.wrong_type.tolist() == [False, False, True, False, True]
