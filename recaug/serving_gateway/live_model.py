@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import os
 import threading
@@ -78,7 +79,8 @@ class LiveModel:
         self._served: ServedModel | None = None
         self._listing: tuple | None = None
         self._checked_at = float("-inf")
-        self._pending: asyncio.Future | None = None
+        self._pending: asyncio.Future | None = None  # background check
+        self._forced: asyncio.Future | None = None  # re-read after Triton said the pinned version is gone
         self._install(*self._read(None, force=True))
 
     @property
@@ -95,13 +97,23 @@ class LiveModel:
         return self._served
 
     async def refresh(self) -> ServedModel | None:
-        """Re-read the records now (Triton said the pinned version is gone) and return the live version."""
+        """Re-read the records now (Triton said the pinned version is gone) and return the live
+        version. Requests that fail together share one re-read."""
+        if self._forced is None:
+            self._forced = asyncio.ensure_future(self._forced_read())
+        try:
+            await asyncio.shield(self._forced)
+        finally:
+            if self._forced is not None and self._forced.done():
+                self._forced = None
+        return self._served
+
+    async def _forced_read(self) -> None:
         if self._pending is not None:
             await asyncio.shield(self._pending)
         listing, served = await asyncio.get_running_loop().run_in_executor(self._executor, self._read, None, True)
         self._install(listing, served)
         self._checked_at = self._clock()
-        return self._served
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -198,9 +210,12 @@ def _load(record: "DeployRecord") -> ServedModel:
     """The vocabulary and top-K of a deployed version, refusing an artifact changed since its deploy."""
     from recaug.export.onnx import load_export
 
+    import hashlib
+
     try:
         document = load_export(record.artifact_dir)
-        vocab: list[str | None] = io.read_json(io.join(record.artifact_dir, "item_vocab.json"))
+        vocab_bytes = io.read_bytes(io.join(record.artifact_dir, "item_vocab.json"))
+        vocab: list[str | None] = json.loads(vocab_bytes)
     except Exception as exc:
         raise VersionUnusable(f"version {record.version} of {record.model_name}: cannot read its artifact "
                               f"{record.artifact_dir} ({type(exc).__name__}: {exc})") from exc
@@ -208,6 +223,11 @@ def _load(record: "DeployRecord") -> ServedModel:
         raise VersionUnusable(f"version {record.version} of {record.model_name}: {record.artifact_dir} was exported "
                               "again after the deploy (model hash differs from the deploy record); its vocabulary may "
                               "not match the served model, so the gateway will not decode its answers")
+    recorded_vocab = getattr(record, "vocab_sha256", "")  # records written before it existed have none
+    if recorded_vocab and hashlib.sha256(vocab_bytes).hexdigest() != recorded_vocab:
+        raise VersionUnusable(f"version {record.version} of {record.model_name}: {record.artifact_dir}/item_vocab.json "
+                              "changed after the deploy (hash differs from the deploy record); the gateway will not "
+                              "decode this version's answers with it")
     index = {item: i for i, item in enumerate(vocab) if item is not None}
     return ServedModel(version=int(record.version), artifact_dir=str(record.artifact_dir),
                        top_k=int(document["top_k"]), vocab=vocab, index=index)
