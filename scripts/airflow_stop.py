@@ -113,7 +113,7 @@ def running_tasks(home: Path) -> dict[str, str]:
 def describe(process: psutil.Process, tasks: dict[str, str]) -> str:
     """Words for the stop log: which task a process runs, or what the process is."""
     try:
-        command = " ".join(process.cmdline()) or process.name()
+        command = " ".join(" ".join(process.cmdline()).split()) or process.name()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return f"pid {process.pid}"
     title = TASK_TITLE.search(command)
@@ -158,7 +158,7 @@ def stop(home: Path, token: str | None, leader: int | None, grace: float) -> int
         others = [w for w in words.values() if not w.startswith("task ")]
         print(f"ending {len(others)} other airflow process(es)")
         for process in end(processes, grace):
-            print(f"  {words.get(process.pid, process.pid)} ignored SIGTERM for {grace:.0f} s: killed")
+            print(f"  {words.get(process.pid, process.pid)} still running {grace:.0f} s after SIGTERM: killed")
     for process in services.values():
         if process.is_running():
             print(f"left running: {describe(process, tasks)}, a service a task started to outlive it")

@@ -123,7 +123,7 @@ def test_stop_ends_running_tasks_and_their_helpers(tmp_path):
         output = stopped.stdout + stopped.stderr
         assert stopped.returncode == 0, output
         assert f"ending task {DAG_ID}.write_forever (run manual__" in output, output
-        assert "ignored SIGTERM for 5 s: killed" in output, output
+        assert "still running 5 s after SIGTERM: killed" in output, output
         assert f"left running: pid {service_pid}" in output, output
         assert "airflow stopped" in output
         assert not _alive(task_pid) and not _alive(helper_pid)
