@@ -1,5 +1,6 @@
 """Faults under the recommendation gateway, on real components: the Feast SQLite online store
-locked by another process, and the Triton server SIGKILLed, while clients keep asking.
+locked by another process, a Redis online store frozen (SIGSTOP) and killed, and the Triton
+server SIGKILLed, while clients keep asking.
 
 The module runs its own tritonserver (own home, free ports, own lake): one test kills it,
 and the session-wide server of tests/integration/serving must not be touched. Every answer
@@ -125,6 +126,96 @@ def test_feature_store_locked_by_another_process_gives_popular_items_then_model_
         clients.wait_for(lambda answers: sum(a.body.get("source") == "model" for a in answers) >= 40)
     after = _check(clients.snapshot(), oracle, popular, "fallback:feature_store_unavailable")
     assert after["model"] >= 40 and clients.failures == []
+
+
+def _redis_server(directory: Path, port: int) -> subprocess.Popen:
+    """A real redis-server on 127.0.0.1 that writes every change to its append-only file, so a
+    restart after SIGKILL comes back with the materialized features."""
+    process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
+                                "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            return process
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
+@pytest.fixture
+def redis_world(world, tmp_path):
+    """The same marketplace with its features in a real Redis online store, version 1 of another
+    model deployed on the module's Triton server, and a gateway over them."""
+    import shutil
+
+    from gateway_helpers import free_port
+
+    from recaug.deploy.deploy import deploy
+    from recaug.serving_gateway.app import create_app
+    from recaug.serving_gateway.ranking import popular_items
+    from recaug.settings import load_settings
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed on this machine")
+    settings = world[0]
+    port = free_port()
+    process = _redis_server(tmp_path, port)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECAUG_PARAMS", str(tmp_path / "no-params.yaml"))
+        redis_settings = load_settings({
+            "lake_root": str(tmp_path / "lake"),
+            "features": {"embedding_dim": 16, "include_augmented": False,
+                         "online_store": {"type": "redis", "connection_string": f"127.0.0.1:{port},db=0"}},
+            "export": settings.export.model_dump(),
+            "deploy": {**settings.deploy.model_dump(), "model_name": "recaug_faults_redis"},
+        })
+    redis_settings.lake.ensure()
+    interactions = write_marketplace(redis_settings, ITEMS)
+    deploy(redis_settings, make_exported_artifact(redis_settings, redis_settings.lake.local("models", "run-1"), ITEMS,
+                                                  seed=7))
+    oracle = OnnxOracle(redis_settings)
+    users = sorted(interactions["user_id"].unique())
+    for user in users:
+        oracle.context(user)
+    popular = [item for item, _ in popular_items(redis_settings, redis_settings.deploy.gateway.popular_window_days)]
+    state = {"process": process}
+    try:
+        with serving(create_app(redis_settings)) as gateway_port:
+            yield gateway_port, oracle, users, popular, state, lambda: _redis_server(tmp_path, port)
+    finally:
+        state["process"].kill()
+        state["process"].wait()
+
+
+def test_redis_online_store_frozen_then_killed_gives_popular_items_then_model_answers(redis_world):
+    """Redis stops answering (SIGSTOP: connections hang), comes back (SIGCONT), is killed
+    (SIGKILL: connections refused) and restarted from its append-only file: fallbacks while it
+    is gone, model answers with nothing lost when it is back."""
+    port, oracle, users, popular, state, restart = redis_world
+    answers = []
+    with Clients(port, users, count=4, k=K) as clients:
+        clients.wait_for(lambda seen: sum(a.body.get("source") == "model" for a in seen) >= 20)
+        for fault, recover in ((signal.SIGSTOP, signal.SIGCONT), (signal.SIGKILL, None)):
+            state["process"].send_signal(fault)
+            if fault == signal.SIGKILL:
+                state["process"].wait()
+            mark = len(clients.snapshot())
+            clients.wait_for(lambda seen: sum(a.body.get("source") == "fallback:feature_store_unavailable"
+                                              for a in seen[mark:]) >= 20)
+            if recover is not None:
+                state["process"].send_signal(recover)
+            else:
+                state["process"] = restart()
+            mark = len(clients.snapshot())
+            clients.wait_for(lambda seen: sum(a.body.get("source") == "model" for a in seen[mark:]) >= 20)
+        answers = clients.snapshot()
+    counts = _check(answers, oracle, popular, "fallback:feature_store_unavailable")
+    assert clients.failures == []
+    assert counts["fallback:feature_store_unavailable"] >= 40 and counts["model"] >= 60
 
 
 def test_triton_killed_during_requests_gives_popular_unseen_items_then_model_answers(world):
