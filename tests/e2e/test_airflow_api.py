@@ -7,45 +7,28 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from nightly_helpers import ROOT, isolated_env, synthesize_landing, tiny_conf
+import airflow_helpers
+from nightly_helpers import synthesize_landing, tiny_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("standalone")
-    port = _free_port()
-    env = {**isolated_env(tmp), "AIRFLOW_HOME_DIR": str(tmp / "airflow"), "AIRFLOW_PORT": str(port)}
-    script = str(ROOT / "scripts" / "airflow.sh")
-    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
+    port = airflow_helpers.free_port()
+    env = airflow_helpers.standalone_env(tmp, port)
     try:
-        assert started.returncode == 0, started.stdout + started.stderr
+        airflow_helpers.start(env)
         yield {"tmp": tmp, "url": f"http://127.0.0.1:{port}", "home": tmp / "airflow"}
     finally:
-        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)
-
-
-def _token(standalone) -> str:
-    passwords = json.loads((standalone["home"] / "simple_auth_manager_passwords.json.generated").read_text())
-    user, password = next(iter(passwords.items()))
-    response = httpx.post(f"{standalone['url']}/auth/token", json={"username": user, "password": password}, timeout=30)
-    response.raise_for_status()
-    return response.json()["access_token"]
+        airflow_helpers.stop(env)
 
 
 @pytest.mark.parametrize("conf, named", [
@@ -53,12 +36,9 @@ def _token(standalone) -> str:
     ({"lake_root": "/etc/recaug"}, "lake_root"),
 ])
 def test_a_forbidden_conf_is_refused_at_trigger_time(standalone, conf, named):
-    headers = {"Authorization": f"Bearer {_token(standalone)}"}
+    headers = {"Authorization": f"Bearer {airflow_helpers.token(standalone['home'], standalone['url'])}"}
     api = f"{standalone['url']}/api/v2/dags/recaug_nightly"
-    for _ in range(60):  # the DAG processor needs a few seconds to register the file
-        if httpx.get(api, headers=headers, timeout=30).status_code == 200:
-            break
-        time.sleep(2)
+    airflow_helpers.wait_for_dag(standalone["url"], "recaug_nightly", headers)
     response = httpx.post(f"{api}/dagRuns", headers=headers, json={"logical_date": None, "conf": conf}, timeout=30)
     assert response.status_code == 400, response.text
     assert named in response.text
@@ -70,12 +50,9 @@ def test_trigger_with_conf_through_rest_api(standalone):
     tmp = standalone["tmp"]
     lake = tmp / "lake"
     synthesize_landing(lake, tmp, n_days=2, n_interactions=1200)
-    headers = {"Authorization": f"Bearer {_token(standalone)}"}
+    headers = {"Authorization": f"Bearer {airflow_helpers.token(standalone['home'], standalone['url'])}"}
     api = f"{standalone['url']}/api/v2/dags/recaug_nightly"
-    for _ in range(60):  # the DAG processor needs a few seconds to register the file
-        if httpx.get(api, headers=headers, timeout=30).status_code == 200:
-            break
-        time.sleep(2)
+    airflow_helpers.wait_for_dag(standalone["url"], "recaug_nightly", headers)
     conf = tiny_conf(lake, hidden_size=24, deploy=False, embed_shards=1)
     response = httpx.post(f"{api}/dagRuns", headers=headers, json={"logical_date": None, "conf": conf}, timeout=30)
     assert response.status_code == 200, response.text
