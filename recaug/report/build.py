@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from recaug import io
 from recaug.orchestrate.runs import TaskRecord, read_records, read_run_info, run_timing
 from recaug.report import plots
-from recaug.report.document import Code, Figure, Section, Table, to_html, to_markdown
+from recaug.report.document import Card, Code, Details, Figure, Section, Table, to_html, to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,26 @@ def _validation_section(settings, records: list[TaskRecord]) -> Section:
             section.blocks.append(Table(["curated table", "rows"], [[k, v] for k, v in sorted(result["curated_rows"].items())]))
     ledger = _read_json(settings.lake.url("state", "batches.json"))
     batches = (ledger or {}).get("batches", {})
+    for name, batch in sorted(batches.items()):
+        if batch.get("status") == "rejected" and (docs := _data_docs(settings, batch.get("location", ""))):
+            section.blocks.append(f"Batch {name} was quarantined ({batch.get('failures', 0)} rules broken): "
+                                  f"[Great Expectations data docs]({docs}), report in `{batch.get('location')}/`.")
     if batches:
         rows = [[name, b.get("status"), b.get("location"), b.get("failures", 0), b.get("processed_at")] for name, b in sorted(batches.items())]
-        section.blocks.append(Table(["batch", "status", "location", "rules broken", "processed at"], rows))
+        section.blocks.append(Details(f"All {len(rows)} batches of this lake", [
+            Table(["batch", "status", "location", "rules broken", "processed at"], rows)]))
     if not section.blocks:
         section.blocks.append("No batches have been ingested into this lake.")
     return section
+
+
+def _data_docs(settings, location: str) -> str | None:
+    """Link from reports/<run>/report.html to the GX data docs of a quarantined batch."""
+    if not location:
+        return None
+    fs, path = io.filesystem(settings.lake.url(*location.split("/")))
+    found = sorted(fs.glob(f"{path}/*/index.html")) if fs.exists(path) else []
+    return f"../../{location}/{found[0].rsplit('/', 2)[-2]}/index.html" if found else None
 
 
 def _stats_section(title: str, url: str, missing: str) -> Section:
@@ -97,14 +111,14 @@ def _stats_section(title: str, url: str, missing: str) -> Section:
     data = _read_json(url)
     if data is None:
         return Section(title, [missing])
-    blocks: list = [f"From `{url}`."]
+    blocks: list = []
     tasks = {k: v for k, v in data.items() if isinstance(v, dict) and "task" in v} if isinstance(data, dict) else {}
     if tasks:
-        columns = [c for c in ("outputs", "generations", "cache_hits", "fallbacks", "template", "invalid_outputs",
-                               "tokens_in", "tokens_out", "seconds") if any(c in v for v in tasks.values())]
+        columns = [c for c in ("outputs", "budget", "llm_prompts", "cache_hits", "deferred", "fallbacks", "template",
+                               "invalid_outputs", "llm_seconds", "seconds") if any(c in v for v in tasks.values())]
         blocks.append(Table(["task", *columns], [[name, *[v.get(c) for c in columns]] for name, v in tasks.items()]))
         data = {k: v for k, v in data.items() if k not in tasks}
-    blocks.append(Table(["statistic", "value"], [list(row) for row in flatten(data)]))
+    blocks.append(Details(f"All statistics (from `{url}`)", [Table(["statistic", "value"], [list(row) for row in flatten(data)])]))
     return Section(title, blocks)
 
 
@@ -159,14 +173,11 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
             section.blocks.append(figure)
             figures.append(figure)
     history = metrics.get("history")
-    if isinstance(history, list) and history and isinstance(history[0], dict):
-        keys = [k for k, v in history[0].items() if isinstance(v, (int, float)) and k != "epoch"]
-        if keys:
-            xs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-            png = plots.lines("Training curve", xs, {k: [h.get(k) for h in history] for k in keys}, "epoch", "value")
-            figure = Figure("Training curve", png, "training_curve.png")
-            section.blocks.append(figure)
-            figures.append(figure)
+    if isinstance(history, list) and history and isinstance(history[0], dict) and (groups := _curve_panels(history)):
+        xs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+        figure = Figure("Training curve per epoch", plots.panels("Training", xs, "epoch", groups), "training_curve.png")
+        section.blocks.append(figure)
+        figures.append(figure)
     if boost := metrics.get("cold_boost"):
         section.blocks.append(_cold_boost_text(boost))
     if gate:
@@ -174,8 +185,27 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
     export = _read_json(io.join(artifact_dir, "export.json"))
     if export:
         parity = [list(r) for r in flatten(export) if "parity" in r[0] or r[0] in ("opset", "onnx_sha256", "top_k")]
-        section.blocks += ["**ONNX export and parity with torch**", Table(["field", "value"], parity[:30])]
+        section.blocks.append(Details("ONNX export and parity with torch", [Table(["field", "value"], parity[:30])]))
     return section, models, figures
+
+
+CURVE_PANELS = (  # (panel, y label, which history keys)
+    ("Training loss", "loss (cross-entropy)", lambda k: "loss" in k),
+    ("Validation", "score", lambda k: k.startswith("valid_")),
+    ("Pruned augmented samples", "samples per epoch", lambda k: "pruned" in k),
+    ("Epoch time", "seconds", lambda k: k in ("seconds", "epoch_seconds")),
+)
+
+
+def _curve_panels(history: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, list[float]]]]:
+    """One panel per unit: loss, validation scores, counts and seconds each get their own axis."""
+    keys = [k for k, v in history[0].items() if isinstance(v, (int, float)) and k != "epoch"]
+    groups = []
+    for title, ylabel, wanted in CURVE_PANELS:
+        series = {k: [h.get(k) for h in history] for k in keys if wanted(k)}
+        if series:
+            groups.append((title, ylabel, series))
+    return groups
 
 
 def _cold_boost_text(boost: dict[str, Any]) -> str:
@@ -228,8 +258,8 @@ def _deploy_section(settings, run_id: str, artifact_dir: str | None, records: li
     section = Section("Deploy")
     deploy = _record(records, "deploy")
     if deploy and isinstance(deploy.result, dict):
-        section.blocks += ["Deploy task result:", Table(["field", "value"], [list(r) for r in flatten(deploy.result)]),
-                           _live_sentence(settings)]
+        section.blocks += [_live_sentence(settings),
+                           Details("Deploy task result", [Table(["field", "value"], [list(r) for r in flatten(deploy.result)])])]
         return section
     folder = settings.lake.url("deploy", "records")
     fs, path = io.filesystem(folder)
@@ -237,7 +267,8 @@ def _deploy_section(settings, run_id: str, artifact_dir: str | None, records: li
     mine = [n for n in names if run_id in n or (artifact_dir and artifact_dir in io.read_text(f"{folder}/{n.rsplit('/', 1)[-1]}"))]
     if mine:
         record = io.read_json(f"{folder}/{mine[-1].rsplit('/', 1)[-1]}")
-        section.blocks += [f"Deploy record `{mine[-1].rsplit('/', 1)[-1]}`:", Table(["field", "value"], [list(r) for r in flatten(record)])]
+        section.blocks.append(Details(f"Deploy record `{mine[-1].rsplit('/', 1)[-1]}`",
+                                      [Table(["field", "value"], [list(r) for r in flatten(record)])]))
     else:
         section.blocks.append("Nothing was deployed by this run (gate not passed, deploy disabled, or model already "
                               "serving), so nothing was promoted.")
@@ -251,14 +282,16 @@ def _versions_section(settings, run_id: str, artifact_dir: str | None) -> Sectio
     section = Section("Data and model versions")
     manifest = _read_json(settings.lake.url("manifests", f"{run_id}.json"))
     if manifest:
-        section.blocks += [f"Manifest `manifests/{run_id}.json`:", Table(["entry", "value"], [list(r) for r in flatten(manifest)][:60])]
+        section.blocks.append(Details(f"Manifest `manifests/{run_id}.json`",
+                                      [Table(["entry", "value"], [list(r) for r in flatten(manifest)][:60])]))
     if artifact_dir:
         versions = _read_json(io.join(artifact_dir, "data_versions.json"))
         if versions:
-            section.blocks += ["Data the model was trained on:", Table(["entry", "value"], [list(r) for r in flatten(versions)][:60])]
+            section.blocks.append(Details("Data the model was trained on",
+                                          [Table(["entry", "value"], [list(r) for r in flatten(versions)][:60])]))
         params = _read_json(io.join(artifact_dir, "params.json"))
         if params:
-            section.blocks += ["Model parameters:", Code(json.dumps(params, indent=2, default=str)[:6000])]
+            section.blocks.append(Details("Model parameters", [Code(json.dumps(params, indent=2, default=str)[:6000])]))
     if not section.blocks:
         section.blocks.append("No manifest or model versions recorded for this run.")
     return section
@@ -280,7 +313,7 @@ def _timing_section(settings, run_id: str, records: list[TaskRecord]) -> tuple[S
         f"{timing.overhead_seconds:.1f} s = {timing.overhead_ratio:.0%} of wall time (scheduling, task start-up, imports, XCom)."
     )
     rows = [[r.key, r.status, r.try_number, round(r.compute_seconds, 2), r.started_at.strftime("%H:%M:%S")] for r in timed]
-    section.blocks.append(Table(["task", "status", "try", "compute s", "started (UTC)"], rows))
+    section.blocks.append(Details("Every task", [Table(["task", "status", "try", "compute s", "started (UTC)"], rows)]))
     figure = Figure("Compute seconds per task", plots.horizontal_bars("Compute per task", list(timing.per_task),
                                                                        list(timing.per_task.values()), "seconds"), "task_times.png")
     section.blocks.append(figure)
@@ -311,6 +344,131 @@ def _ranking_csv(models: dict[str, dict[str, dict[str, float]]]) -> str:
     return buf.getvalue()
 
 
+def _delta(new: Any, old: Any) -> str:
+    """+0.0123 / −0.0050 (a true minus sign, so the HTML colours it), or – when unknown."""
+    if not isinstance(new, (int, float)) or not isinstance(old, (int, float)):
+        return "–"
+    change = float(new) - float(old)
+    return f"+{change:.4f}" if change >= 0 else f"−{abs(change):.4f}"
+
+
+def _decision(gate: dict | None, deployed: dict | None, trained: bool) -> tuple[str, str, str]:
+    """(decision, tone, why) for the summary card: what went live, or why nothing did."""
+    gate_reason = f"Gate: {gate.get('reason')}." if gate else ""
+    if not trained:
+        return "No model was trained in this run", "neutral", "Nothing to deploy; the live model is unchanged."
+    outcome = (deployed or {}).get("outcome") or ("deployed" if (deployed or {}).get("version") is not None else None)
+    if outcome == "deployed":
+        return (f"Deployed: {deployed.get('model_name', 'the model')} version {deployed.get('version')} is live",
+                "good", gate_reason)
+    if outcome == "rejected":
+        return (f"Not deployed: the deploy failed at {deployed.get('stage') or 'its checks'} and was rolled back", "bad",
+                f"{deployed.get('reason', '')} The previous live model keeps serving.".strip())
+    if outcome == "unchanged":
+        return "Not deployed: this model already serves", "neutral", gate_reason
+    if gate and not gate.get("deploy"):
+        return "Not deployed: the gate kept the live model", "neutral", gate_reason
+    if gate:
+        return ("Not deployed: approved by the gate, but no deploy ran", "neutral",
+                f"{gate_reason} Deploy was disabled for this run or its task did not run; the live model is unchanged.")
+    return "Not deployed: no gate decision was recorded", "neutral", "The live model is unchanged."
+
+
+def _what_changed(settings, records: list[TaskRecord]) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = []
+    ingest = _record(records, "validate_ingest")
+    if ingest and isinstance(ingest.result, dict):
+        result = ingest.result
+        accepted, rejected = result.get("accepted", []), result.get("rejected", [])
+        rows = ", ".join(f"{table} {count:,}" for table, count in sorted((result.get("curated_rows") or {}).items()))
+        facts.append(("New data", f"{len(accepted)} batch(es) accepted" + (f" ({', '.join(accepted)})" if accepted else "")
+                      + f", {len(rejected)} rejected" + (f" ({', '.join(rejected)})" if rejected else "")
+                      + (f"; curated rows now: {rows}" if rows else "")))
+    stats = _read_json(settings.lake.url("augment", "stats.json"))
+    if isinstance(stats, dict) and stats.get("enabled", True) and isinstance(stats.get("items"), dict):
+        tasks = [stats.get(k) or {} for k in ("items", "profiles", "interactions")]
+        facts.append(("Augmentation", f"{tasks[0].get('outputs', 0)} item texts, {tasks[1].get('outputs', 0)} user "
+                      f"profiles, {tasks[2].get('rows', 0)} augmented interactions; "
+                      f"{sum(t.get('llm_prompts', 0) for t in tasks)} LLM prompts, "
+                      f"{stats.get('cache_hits', 0)} answers from the cache, "
+                      f"{sum(t.get('deferred', 0) for t in tasks)} deferred to a later run"))
+    facts.append(("Serving", _live_sentence(settings)))
+    return facts
+
+
+def _champion_metrics(settings, gate: dict | None) -> dict[str, dict[str, float]]:
+    """Test metrics of the live model the gate compared against (its own evaluation)."""
+    from recaug.deploy.deploy import list_records
+
+    if not gate or gate.get("champion_version") is None:
+        return {}
+    record = next((r for r in list_records(settings) if r.version == gate["champion_version"] and r.outcome == "deployed"), None)
+    metrics = _read_json(io.join(record.artifact_dir, "metrics.json")) if record else None
+    return _evaluation_slices(metrics) or {}
+
+
+def _headline_table(settings, gate: dict | None, models: dict[str, dict[str, dict[str, float]]]) -> Table | None:
+    mine = next((s for name, s in models.items() if name.endswith("(this run)")), None)
+    if mine is None and not gate:
+        return None
+    champion = _champion_metrics(settings, gate)
+    label = f"live model v{gate['champion_version']}" if gate and gate.get("champion_version") is not None else "live model"
+    rows = []
+    if gate:
+        rows.append([f"{gate.get('metric')} (validation, the gate's metric)", gate.get("challenger_value"),
+                     gate.get("champion_value"), _delta(gate.get("challenger_value"), gate.get("champion_value"))])
+    for slice_name in ("overall", "cold_items"):
+        for metric in HEADLINE:
+            new = (mine or {}).get(slice_name, {}).get(metric)
+            old = champion.get(slice_name, {}).get(metric)
+            if new is not None:
+                rows.append([f"{metric} (test, {slice_name.replace('_', ' ')})", new, old, _delta(new, old)])
+    return Table(["metric", "this run", label, "change"], rows)
+
+
+def _summary_card(settings, records: list[TaskRecord], artifact_dir: str | None,
+                  models: dict[str, dict[str, dict[str, float]]]) -> Card:
+    gate = _read_json(io.join(artifact_dir, "gate.json")) if artifact_dir else None
+    deploy = _record(records, "deploy")
+    deployed = deploy.result if deploy and isinstance(deploy.result, dict) else None
+    decision, tone, why = _decision(gate, deployed, artifact_dir is not None)
+    return Card(decision, tone, why, _what_changed(settings, records), _headline_table(settings, gate, models))
+
+
+def _lake_relative(text: str, roots: list[str]) -> str:
+    for root in roots:
+        text = text.replace(root + "/", "").replace(root, ".")
+    return text
+
+
+def _relative_blocks(blocks: list, roots: list[str]) -> list:
+    """The same blocks with every lake path written relative to the lake root."""
+    out = []
+    for block in blocks:
+        if isinstance(block, str):
+            out.append(_lake_relative(block, roots))
+        elif isinstance(block, Table):
+            out.append(Table(block.headers, [[_lake_relative(c, roots) if isinstance(c, str) else c for c in row]
+                                             for row in block.rows]))
+        elif isinstance(block, Code):
+            out.append(Code(_lake_relative(block.text, roots)))
+        elif isinstance(block, Details):
+            out.append(Details(_lake_relative(block.summary, roots), _relative_blocks(block.blocks, roots)))
+        else:
+            out.append(block)
+    return out
+
+
+def lake_roots(lake_root: str) -> list[str]:
+    """Every spelling of the lake root a record may hold, longest first."""
+    import os
+
+    spellings = {lake_root.rstrip("/")}
+    if "://" not in lake_root:
+        spellings |= {os.path.realpath(lake_root), os.path.abspath(lake_root), f"file://{lake_root.rstrip('/')}"}
+    return sorted(spellings, key=len, reverse=True)
+
+
 def build_report(settings, run_id: str | None = None) -> ReportResult:
     """Write reports/<run>/report.{html,md}, metrics.json and plots/ for one run."""
     run_id = run_id or settings.run_id
@@ -332,17 +490,23 @@ def build_report(settings, run_id: str | None = None) -> ReportResult:
         timing_section,
     ]
     title = f"recaug run {run_id}"
-    generated = f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC from lake `{lake.root}`."
-    sections[0].blocks.insert(0, generated)
+    sections[-1].blocks.append(f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC. "
+                               "Paths are relative to the lake root.")
+    roots = lake_roots(lake.root)
+    sections = [Section(s.title, _relative_blocks(s.blocks, roots)) for s in sections]
+    card = _summary_card(settings, records, artifact_dir, models)
+    card = Card(_lake_relative(card.decision, roots), card.tone, _lake_relative(card.reason, roots),
+                [(label, _lake_relative(value, roots)) for label, value in card.facts],
+                card.metrics)
     folder = lake.url("reports", run_id)
     for figure in figures + timing_figures:
         io.write_bytes(io.join(folder, "plots", figure.filename), figure.png)
     io.write_text(io.join(folder, "plots", "ranking.csv"), _ranking_csv(models))
     io.write_json(io.join(folder, "metrics.json"), _headline_metrics(models, timing))
-    io.write_text(io.join(folder, "report.md"), to_markdown(title, sections))
-    io.write_text(io.join(folder, "report.html"), to_html(title, sections))
+    io.write_text(io.join(folder, "report.md"), to_markdown(title, card, sections))
+    io.write_text(io.join(folder, "report.html"), to_html(title, card, sections))
     log.info("report for run %s: %s", run_id, io.join(folder, "report.html"))
     return ReportResult(
         run_id=run_id, html=io.join(folder, "report.html"), markdown=io.join(folder, "report.md"),
-        metrics=io.join(folder, "metrics.json"), sections=[s.title for s in sections], timing=timing,
+        metrics=io.join(folder, "metrics.json"), sections=["Summary", *[s.title for s in sections]], timing=timing,
     )

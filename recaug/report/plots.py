@@ -50,14 +50,19 @@ def horizontal_bars(title: str, labels: list[str], values: list[float], xlabel: 
     return _png(fig)
 
 
-def lines(title: str, xs: list[float], series: dict[str, list[float]], xlabel: str, ylabel: str) -> bytes:
+def panels(title: str, xs: list[float], xlabel: str, groups: list[tuple[str, str, dict[str, list[float]]]]) -> bytes:
+    """Side-by-side panels sharing the x axis, one per unit (panel title, y label, series):
+    a loss, a count and seconds never share one y axis."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    for name, ys in series.items():
-        ax.plot(xs[: len(ys)], ys, marker="o", markersize=3, label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups) + 0.6, 3.2), squeeze=False)
+    for ax, (panel_title, ylabel, series) in zip(axes[0], groups):
+        for name, ys in series.items():
+            ax.plot(xs[: len(ys)], ys, marker="o", markersize=3, label=name)
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
     return _png(fig)

@@ -5,53 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from report_lake import lake_after_a_run
 
 from recaug import io
-from recaug.orchestrate.runs import RunInfo, TaskRecord, write_record, write_run_info
 from recaug.report.build import build_report
 
 
-def _slices(hr10: float, ndcg10: float, cases: int = 40) -> dict:
-    overall = {"cases": cases, "hr@5": hr10 / 2, "hr@10": hr10, "ndcg@5": ndcg10 / 2, "ndcg@10": ndcg10}
-    return {"overall": overall, "cold_items": {**overall, "cases": 7}, "cold_users": {**overall, "cases": 3}}
-
-
-def _lake_after_a_run(settings, run_id: str) -> str:
-    lake = settings.lake
-    artifact = lake.url("models", run_id)
-    io.write_json(io.join(artifact, "metrics.json"), {
-        "split": "leave-one-out", "valid": _slices(0.2, 0.1), "test": _slices(0.25, 0.125),
-        "baselines": {"most_pop": {"test": _slices(0.05, 0.02)}},
-        "history": [{"epoch": 1, "loss": 5.0}, {"epoch": 2, "loss": 4.0}],
-        "cold_boost": {"cold_count": 5, "bias": 0.5, "similarity": 3.0, "valid_ndcg@10": 0.095,
-                       "valid_cold_hr@10": 0.09, "reference_cold_hr@10": 0.08,
-                       "candidates": [{"bias": 0.0, "similarity": 0.0, "valid_ndcg@10": 0.1, "valid_cold_hr@10": 0.01}]},
-    })
-    io.write_json(io.join(artifact, "params.json"), {"model_type": "fusion_sasrec", "model": {"hidden_size": 32}})
-    io.write_json(io.join(artifact, "gate.json"), {
-        "deploy": True, "reason": "ndcg@10 improved", "metric": "ndcg@10", "tolerance": 0.0, "challenger_run": run_id,
-        "challenger_value": 0.125, "champion_run": "run-6", "champion_value": 0.1, "champion_reevaluated": True,
-        "champion_version": 2, "champion_source": "deploy record: recaug_seq version 2 is live", "artifact_dir": artifact,
-    })
-    io.write_json(lake.url("state", "batches.json"), {"batches": {
-        "2026-01-01": {"status": "accepted", "location": "raw/2026-01-01", "failures": 0, "processed_at": "2026-01-02"},
-        "2026-01-02": {"status": "rejected", "location": "quarantine/2026-01-02", "failures": 2, "processed_at": "2026-01-03"},
-    }})
-    io.write_json(lake.url("augment", "stats.json"), {"items_enriched": 12, "backend": "template"})
-    t0 = datetime(2026, 1, 2, 2, 0, tzinfo=timezone.utc)
-    write_run_info(lake, RunInfo(run_id=run_id, dag_id="recaug_nightly", orchestrator_run_id="manual__x", started_at=t0))
-    steps = [("validate_ingest", 1, 2.0, {"accepted": ["2026-01-01"], "rejected": [], "skipped": [], "curated_rows": {"interactions": 100}}),
-             ("train", 5, 10.0, {"artifact_dir": artifact}), ("deploy", 17, 1.0, {"version": 3, "model_name": "recaug_seq"}),
-             ("report", 20, 0.5, None)]
-    for task, start, seconds, result in steps:
-        write_record(lake, run_id, TaskRecord(task_id=task, started_at=t0 + timedelta(seconds=start),
-                                              ended_at=t0 + timedelta(seconds=start + seconds), compute_seconds=seconds, result=result))
-    return artifact
-
-
 def test_report_shows_every_section_with_inline_plots(settings):
-    _lake_after_a_run(settings, "run-7")
+    lake_after_a_run(settings, "run-7")
     result = build_report(settings, "run-7")
     html = io.read_text(result.html)
     markdown = io.read_text(result.markdown)
@@ -87,8 +48,49 @@ def test_report_of_a_cli_run_without_model_or_timings(settings):
 
 
 def test_report_is_rebuilt_in_place(settings):
-    _lake_after_a_run(settings, "run-8")
+    lake_after_a_run(settings, "run-8")
     first = io.read_text(build_report(settings, "run-8").markdown)
     second = io.read_text(build_report(settings, "run-8").markdown)
     strip = lambda text: re.sub(r"Generated .* UTC", "", text)  # noqa: E731
     assert strip(first) == strip(second)
+
+
+def test_summary_card_says_what_changed_and_why_with_deltas_and_no_lake_paths(settings):
+    artifact = lake_after_a_run(settings, "run-9")
+    metrics = io.read_json(io.join(artifact, "metrics.json"))
+    metrics["history"] = [{"epoch": e, "loss": 5.0 - e, "valid_ndcg@10": 0.05 * e, "valid_hr@10": 0.1 * e,
+                           "pruned": 10 * e, "seconds": 2.5} for e in (1, 2, 3)]
+    io.write_json(io.join(artifact, "metrics.json"), metrics)
+    io.write_text(settings.lake.url("quarantine", "2026-01-02", "data_docs", "index.html"), "<html>GX</html>")
+    stats = {"enabled": True, "cache_hits": 4, "items": {"task": "item", "outputs": 10, "llm_prompts": 3, "deferred": 7},
+             "profiles": {"task": "profile", "outputs": 7, "llm_prompts": 0, "deferred": 7},
+             "interactions": {"task": "pick", "outputs": 3, "rows": 2, "llm_prompts": 0, "deferred": 3}}
+    io.write_json(settings.lake.url("augment", "stats.json"), stats)
+
+    result = build_report(settings, "run-9")
+    html = io.read_text(result.html)
+    markdown = io.read_text(result.markdown)
+    card = html.split("<section id='summary' class='card good'>", 1)[1].split("</section>", 1)[0]
+    assert "Deployed: recaug_seq version 3 is live" in card and "Gate: ndcg@10 improved." in card
+    assert "1 batch(es) accepted (2026-01-01), 0 rejected; curated rows now: interactions 100" in card
+    assert "10 item texts, 7 user profiles, 2 augmented interactions; 3 LLM prompts, 4 answers from the cache, " \
+           "17 deferred to a later run" in card
+    assert "<td>ndcg@10 (validation, the gate&#x27;s metric)</td><td>0.1250</td><td>0.1000</td><td class='delta-up'>+0.0250</td>" in card
+    assert "**" not in html.replace("data:image", "")  # Markdown emphasis is rendered, never shown literally
+    assert "<strong>overall</strong>" in html and "<strong>Gate decision: propose for deploy.</strong>" in html
+    assert "<details><summary>All 2 batches of this lake</summary>" in html
+    assert "href='../../quarantine/2026-01-02/data_docs/index.html'" in html
+    root = settings.lake.root
+    assert root not in html and root not in markdown
+    assert "Artifact: `models/run-9`" in markdown
+    assert markdown.startswith("# recaug run run-9\n\n> **Deployed: recaug_seq version 3 is live** Gate: ndcg@10 improved.")
+
+
+def test_training_curve_draws_one_panel_per_unit():
+    from recaug.report.build import _curve_panels
+
+    history = [{"epoch": 1, "loss": 4.0, "valid_ndcg@10": 0.1, "pruned": 12, "seconds": 3.0}]
+    panels = _curve_panels(history)
+    assert [(title, unit, list(series)) for title, unit, series in panels] == [
+        ("Training loss", "loss (cross-entropy)", ["loss"]), ("Validation", "score", ["valid_ndcg@10"]),
+        ("Pruned augmented samples", "samples per epoch", ["pruned"]), ("Epoch time", "seconds", ["seconds"])]
