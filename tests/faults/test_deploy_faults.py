@@ -143,15 +143,18 @@ def _assert_serves_like_onnxruntime(server, name: str, artifact: str) -> None:
             np.testing.assert_allclose(served["top_scores"], expected["top_scores"], atol=1e-5)
 
 
-def test_triton_killed_during_deploy_fails_cleanly_and_the_live_version_serves_after_restart(own_triton, artifacts):
+@pytest.mark.parametrize("stage", ["candidate", "promote"])
+def test_triton_killed_during_deploy_fails_cleanly_and_the_live_version_serves_after_restart(own_triton, artifacts,
+                                                                                           stage):
     settings, server = own_triton
     name = settings.deploy.model_name
     assert deploy(settings, artifacts["v1"]).version == 1
     before = {key: _file_hashes(path) for key, path in artifacts.items()}
     killed = threading.Event()
+    loading = f"{name}__candidate/2" if stage == "candidate" else f"{name}/2"
 
     def kill_triton_when_version_2_loads():
-        _wait_for(lambda: _stub_of(server, f"{name}/2"), 120, "the stub of version 2 under the live name")
+        _wait_for(lambda: _stub_of(server, loading), 120, f"the stub of {loading}")
         os.killpg(server.read_state().pid, signal.SIGKILL)
         killed.set()
 
@@ -165,7 +168,7 @@ def test_triton_killed_during_deploy_fails_cleanly_and_the_live_version_serves_a
     assert "stopped answering" in message and "recaug serve triton start" in message
     assert "serves version 1" in message
     last = list_records(settings, name)[-1]
-    assert (last.version, last.outcome, last.stage) == (2, "rejected", "promote")
+    assert (last.version, last.outcome, last.stage) == (2, "rejected", stage)
     assert live_record(settings).version == 1
 
     leaked = list(Path("/dev/shm").glob(server.shm_prefix + "*"))  # the killed stubs' shared memory
