@@ -128,3 +128,10 @@ def test_parquet_compression_bombs_are_refused_before_filling_memory():
 def test_csv_keeps_na_like_ids_as_text_and_drops_a_bom():
     frame = read_table(Path("items.csv"), b"\xef\xbb\xbfitem_id,title\nNA,None\n")
     assert list(frame.columns) == ["item_id", "title"] and frame.iloc[0].tolist() == ["NA", "None"]
+
+
+def test_numbers_and_ids_written_as_text_are_accepted_as_their_values():
+    ratings = coerce(pd.Series(["4", "3.5", " 2 "], dtype=object), "float64")
+    assert ratings.values.tolist() == [4.0, 3.5, 2.0] and not ratings.wrong_type.any()
+    ids = coerce(pd.Series([101, 102], dtype="int64"), "string")
+    assert ids.values.tolist() == ["101", "102"] and not ids.wrong_type.any()
