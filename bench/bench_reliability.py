@@ -11,7 +11,9 @@ keep-alive connections. Every answer is checked afterwards:
   user's history encoded with that version's item_vocab.json (ids equal, scores within 1e-4);
 - fallback answers against the popular unseen items.
 Errors are non-200 answers and broken connections. Latency p50/p99 are reported before,
-during (deploy call to the first answer of the new version + 1 s) and after each deploy.
+during (deploy call to the first answer of the new version + 1 s) and after each deploy;
+with 32 closed-loop clients on a 2-core machine they are mostly queueing, so a one-client
+probe before the load gives the gateway's own latency.
 
     .venv/bin/python bench/bench_reliability.py [--duration 600] [--clients 32] [--versions-loaded 1]
 
@@ -117,6 +119,19 @@ def gateway_process(settings, root: Path):
         log_file.close()
 
 
+def sequential_latency(port: int, users: list[str], requests: int) -> dict:
+    """One client, one request at a time over a keep-alive connection: the gateway's own latency
+    (comparable with bench_serving's gateway numbers), without the queueing of 32 clients."""
+    from gateway_helpers import ask
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for user in users[:200]:  # warm-up: connection, item cache
+        ask(connection, user, K)
+    answers = [ask(connection, users[i % len(users)], K) for i in range(requests)]
+    connection.close()
+    return {**percentiles([a.latency_s for a in answers]), "statuses": sorted({a.status for a in answers})}
+
+
 def percentiles(values_s: list[float]) -> dict:
     if not values_s:
         return {"n": 0, "p50_ms": None, "p99_ms": None}
@@ -167,6 +182,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load (deploys at 1/3 and 2/3)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent client threads")
+    parser.add_argument("--sequential", type=int, default=500,
+                        help="requests of the one-client latency probe before the load")
     parser.add_argument("--versions-loaded", type=int, default=None,
                         help="deploy.served.versions_loaded (default: the deploy default)")
     args = parser.parse_args()
@@ -202,30 +219,31 @@ def main() -> int:
             first = deploy(settings, artifacts[0])
             logging.info("bench: version %d live; starting %d clients for %g s", first.version, args.clients,
                          args.duration)
-            with gateway_process(settings, root) as port, \
-                    Clients(port, users, count=args.clients, k=K, keep=keep) as clients:
-                started = time.time()
-                for fraction, artifact in zip((1 / 3, 2 / 3), artifacts[1:]):
-                    time.sleep(max(0.0, started + fraction * args.duration - time.time()))
-                    deploy_started = time.time()
-                    record = deploy(settings, artifact)
-                    deploy_done = time.time()
-                    version = str(record.version)
-                    clients.wait_for(lambda answers: any(a.version == version for a in answers[-2000:]), limit_s=60)
-                    first_answer = min(a.received_at for a in clients.snapshot() if a.version == version)
-                    deploys.append({"version": record.version, "outcome": record.outcome, "started": deploy_started,
-                                    "deploy_s": deploy_done - deploy_started,
-                                    "first_answer_after_s": first_answer - deploy_started,
-                                    "settled": max(deploy_done, first_answer) + 1.0})
-                    logging.info("bench: version %d deployed in %.1f s; first answer from it %.2f s after the deploy "
-                                  "call", record.version, deploy_done - deploy_started, first_answer - deploy_started)
-                time.sleep(max(0.0, started + args.duration - time.time()))
-                ended = time.time()
-                with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port)) as conn:
-                    conn.request("GET", "/metrics")
-                    results["gateway_metrics"] = [line for line in conn.getresponse().read().decode().splitlines()
-                                                  if line.startswith(("recaug_gateway_answers_total",
-                                                                      "recaug_gateway_errors_total"))]
+            with gateway_process(settings, root) as port:
+                results["sequential_before_load"] = sequential_latency(port, users, args.sequential)
+                with Clients(port, users, count=args.clients, k=K, keep=keep) as clients:
+                    started = time.time()
+                    for fraction, artifact in zip((1 / 3, 2 / 3), artifacts[1:]):
+                        time.sleep(max(0.0, started + fraction * args.duration - time.time()))
+                        deploy_started = time.time()
+                        record = deploy(settings, artifact)
+                        deploy_done = time.time()
+                        version = str(record.version)
+                        clients.wait_for(lambda answers: any(a.version == version for a in answers[-2000:]), limit_s=60)
+                        first_answer = min(a.received_at for a in clients.snapshot() if a.version == version)
+                        deploys.append({"version": record.version, "outcome": record.outcome, "started": deploy_started,
+                                        "deploy_s": deploy_done - deploy_started,
+                                        "first_answer_after_s": first_answer - deploy_started,
+                                        "settled": max(deploy_done, first_answer) + 1.0})
+                        logging.info("bench: version %d deployed in %.1f s; first answer from it %.2f s after the deploy "
+                                      "call", record.version, deploy_done - deploy_started, first_answer - deploy_started)
+                    time.sleep(max(0.0, started + args.duration - time.time()))
+                    ended = time.time()
+                    with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port)) as conn:
+                        conn.request("GET", "/metrics")
+                        results["gateway_metrics"] = [line for line in conn.getresponse().read().decode().splitlines()
+                                                      if line.startswith(("recaug_gateway_answers_total",
+                                                                          "recaug_gateway_errors_total"))]
             answers, failures = clients.snapshot(), clients.failures
         finally:
             server.stop()
@@ -252,6 +270,9 @@ def main() -> int:
 
     print(f"\n{len(answers)} answers in {ended - started:.0f} s ({len(answers) / (ended - started):.0f} req/s, "
           f"{args.clients} clients), Triton keeping {results['versions_loaded']} version(s) loaded")
+    probe = results["sequential_before_load"]
+    print(f"one client, one request at a time (before the load): p50 {probe['p50_ms']:.2f} ms, "
+          f"p99 {probe['p99_ms']:.2f} ms over {probe['n']} requests")
     print("\n| phase | seconds | answers | p50 ms | p99 ms | errors | answers by source |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for row in table:
