@@ -13,14 +13,17 @@ def register(commands) -> None:
     )
     parser.add_argument("--backend", choices=BACKENDS,
                         help="generator backend (default: augment.backend.type); other options via --set augment.backend.*")
-    parser.add_argument("--max-items", type=int, metavar="N", help="LLM budget for items this run (augment.max_items_per_run)")
+    parser.add_argument("--budget", type=int, metavar="N",
+                        help="LLM prompts this run over all tasks, items then profiles then picks; 0: no LLM call "
+                        "(augment.max_llm_prompts_per_run)")
+    parser.add_argument("--max-items", type=int, metavar="N", help="cap on LLM item prompts this run (augment.max_items_per_run)")
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")
 
 
 def _augment(args, settings) -> int:
     from recaug.augment.pipeline import run_augmentation
 
-    settings = with_cli_options(settings, args.backend, args.max_items)
+    settings = with_cli_options(settings, args.backend, args.max_items, args.budget)
     stats = run_augmentation(settings, progress=True)
     if args.json:
         print(json.dumps(stats.model_dump(mode="json"), indent=2))
@@ -37,8 +40,8 @@ def _augment(args, settings) -> int:
     return 0
 
 
-def with_cli_options(settings, backend: str | None, max_items: int | None):
-    """Settings with --backend / --max-items applied; a switched backend starts from its defaults."""
+def with_cli_options(settings, backend: str | None, max_items: int | None, budget: int | None = None):
+    """Settings with --backend / --max-items / --budget applied; a switched backend starts from its defaults."""
     from pydantic import TypeAdapter
 
     from recaug.augment.config import BackendConfig
@@ -46,10 +49,12 @@ def with_cli_options(settings, backend: str | None, max_items: int | None):
     augment = settings.augment
     if backend and backend != augment.backend.type:
         augment = augment.model_copy(update={"backend": TypeAdapter(BackendConfig).validate_python({"type": backend})})
-    if max_items is not None:
-        if max_items < 0:
+    for flag, setting, value in (("--max-items", "max_items_per_run", max_items), ("--budget", "max_llm_prompts_per_run", budget)):
+        if value is None:
+            continue
+        if value < 0:
             from recaug.errors import ConfigError
 
-            raise ConfigError(f"--max-items must be >= 0, got {max_items}")
-        augment = augment.model_copy(update={"max_items_per_run": max_items})
+            raise ConfigError(f"{flag} must be >= 0, got {value}")
+        augment = augment.model_copy(update={setting: value})
     return settings.model_copy(update={"augment": augment})

@@ -17,6 +17,7 @@ class TemplateBackendConfig(BaseModel):
     """Deterministic text built from the item fields; no model, no network."""
 
     type: Literal["template"] = Field("template", description="deterministic text from item fields (no LLM)")
+    seconds_per_prompt: float = Field(0.0, ge=0, description="time estimate per prompt (no model: none)")
 
 
 class TransformersBackendConfig(BaseModel):
@@ -32,6 +33,10 @@ class TransformersBackendConfig(BaseModel):
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None: leave torch's default)")
     repetition_penalty: float = Field(
         1.05, ge=1.0, description="discourages the loops small models fall into (1: off; much above 1.1 breaks JSON)"
+    )
+    seconds_per_prompt: float = Field(
+        30.0, ge=0, description="time estimate per prompt before a run has measured this model "
+        "(SmolLM2-135M on 2 CPU cores: ~30 s; a GPU is far faster)"
     )
 
 
@@ -50,6 +55,9 @@ class OpenAIBackendConfig(BaseModel):
     max_retries: int = Field(4, ge=0, description="retries after a timeout, 429 or 5xx")
     backoff_base_seconds: float = Field(0.5, ge=0, description="first backoff delay; doubles per retry, with full jitter")
     backoff_max_seconds: float = Field(30.0, ge=0, description="cap on one backoff delay (also caps Retry-After)")
+    seconds_per_prompt: float = Field(
+        2.0, ge=0, description="time estimate per prompt before a run has measured this endpoint"
+    )
 
 
 BackendConfig = Annotated[
@@ -80,7 +88,7 @@ class InteractionAugmentConfig(BaseModel):
 
     enabled: bool = Field(True, description="augment interactions of sparse users")
     sparse_max_events: int = Field(5, ge=1, description="users with at most this many observed events are augmented")
-    max_users_per_run: int = Field(200, ge=0, description="cap on LLM picks per run (sparsest users first)")
+    max_users_per_run: int = Field(200, ge=0, description="cap on LLM interaction-pick prompts per run (sparsest users first)")
     candidates: int = Field(8, ge=2, description="retriever candidates shown to the LLM per user")
     positives_per_user: int = Field(1, ge=1, description="augmented positives added per user")
     retriever: Literal["cooccurrence", "embedding", "auto"] = Field(
@@ -103,13 +111,18 @@ class AugmentConfig(BaseModel):
     backend: BackendConfig = Field(
         TransformersBackendConfig(), description="generator backend, chosen by `type`: transformers | openai | template"
     )
-    max_items_per_run: int = Field(200, ge=0, description="cap on LLM generations per run (cold/long-tail first)")
-    max_profiles_per_run: int = Field(200, ge=0, description="cap on LLM user-profile generations per run (sparsest users first)")
+    max_llm_prompts_per_run: int = Field(
+        600, ge=0, description="cap on LLM prompts of one run over all tasks, spent in order on item enrichment, user "
+        "profiles, then interaction picks (each task also has its own cap); 0: no LLM call at all. Answers cached by "
+        "earlier runs cost nothing; what the budget leaves out gets the template (deferred to a later run)"
+    )
+    max_items_per_run: int = Field(200, ge=0, description="cap on LLM item-enrichment prompts per run (cold/long-tail first)")
+    max_profiles_per_run: int = Field(200, ge=0, description="cap on LLM user-profile prompts per run (sparsest users first)")
     max_new_tokens: int = Field(96, ge=8, description="generation length limit")
     max_attempts: int = Field(2, ge=1, description="LLM attempts per prompt before the template fallback")
     retry_temperature: float = Field(0.7, ge=0, description="sampling temperature of retries (the first attempt is greedy)")
     seed: int = Field(13, description="seed of sampled retries and sequence augmentation")
-    chunk_size: int = Field(16, ge=1, description="prompts per progress step; the cache is saved after each chunk")
+    chunk_size: int = Field(8, ge=1, description="prompts per progress line; the cache is saved after each chunk")
     profile_history: int = Field(10, ge=1, description="most recent events summarised into a user profile")
     max_description_chars: int = Field(300, ge=40, description="generated descriptions are cut to this length")
     max_profile_chars: int = Field(300, ge=40, description="generated profiles are cut to this length")

@@ -15,6 +15,13 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from recaug import io
+from recaug.augment.budget import (
+    LLMBudget,
+    SecondsPerPrompt,
+    configured_seconds_per_prompt,
+    duration,
+    measured_seconds_per_prompt,
+)
 from recaug.augment.cache import GenerationCache
 from recaug.augment.enrich import enrich_items, write_enrichment
 from recaug.augment.generator import Generator, create_generator
@@ -60,7 +67,11 @@ def run_augmentation(settings, generator: Generator | None = None, progress: boo
     own_generator = generator is None
     generator = generator or create_generator(cfg.backend)
     try:
-        runner = GenerationRunner(generator, GenerationCache(lake.url("cache", "generations")), cfg, progress)
+        budget = LLMBudget(cfg.max_llm_prompts_per_run if generator.backend != "template" else 0)
+        rate = (measured_seconds_per_prompt(_previous_stats(settings), generator.model_id)
+                or configured_seconds_per_prompt(cfg.backend))
+        _announce_run(settings, inputs, generator, rate)
+        runner = GenerationRunner(generator, GenerationCache(lake.url("cache", "generations")), cfg, progress, budget, rate)
         enrichment, item_stats = enrich_items(settings, inputs, runner)
         outputs = {"item_enrichment": write_enrichment(settings, enrichment)}
         profiles, profile_stats = build_profiles(settings, inputs, runner)
@@ -87,6 +98,30 @@ def run_augmentation(settings, generator: Generator | None = None, progress: boo
     log.info("augment: %d generations, %d cache hits, %d fallbacks in %.1fs (%s)",
              stats.generations, stats.cache_hits, stats.fallbacks, stats.seconds, stats.model_id)
     return stats
+
+
+def _previous_stats(settings) -> dict | None:
+    url = settings.lake.url("augment", "stats.json")
+    return io.read_json(url) if io.exists(url) else None
+
+
+def _announce_run(settings, inputs, generator: Generator, rate: SecondsPerPrompt) -> None:
+    """Before any model call: the most prompts this run may send and what they would cost."""
+    cfg = settings.augment
+    if generator.backend == "template":
+        log.info("augment: template backend, no LLM call (%d items, %d users)", len(inputs.items),
+                 inputs.interactions["user_id"].nunique())
+        return
+    users = inputs.interactions.groupby("user_id").size()
+    caps = {"items": min(len(inputs.items), cfg.max_items_per_run),
+            "profiles": min(len(users), cfg.max_profiles_per_run),
+            "picks": min(int((users <= cfg.interactions.sparse_max_events).sum()), cfg.interactions.max_users_per_run)
+            if cfg.interactions.enabled else 0}
+    most = min(sum(caps.values()), cfg.max_llm_prompts_per_run)
+    log.info("augment: at most %d LLM prompts this run (budget %d shared by items <= %d, profiles <= %d, picks <= %d; "
+             "answers cached by earlier runs are not sent again); estimated at most %s at %.1f s per prompt (%s)",
+             most, cfg.max_llm_prompts_per_run, caps["items"], caps["profiles"], caps["picks"],
+             duration(most * rate.seconds), rate.seconds, rate.source)
 
 
 def _disabled(settings) -> AugmentStats:

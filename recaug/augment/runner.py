@@ -1,8 +1,8 @@
 """Cache, budget, retries and fallback around a generator: the part every task shares.
 
 For each request the runner answers, in this order: from the cache (zero model calls
-on unchanged data); with the LLM while the run's budget lasts (priority is the order
-of the requests); with the template for the rest (marked `deferred`, done by the LLM
+on unchanged data); with the LLM while both the task's cap and the run's shared budget
+last (priority is the order of the requests); with the template for the rest (marked `deferred`, done by the LLM
 in a later run). Model text that fails its parser is retried with sampling up to
 `max_attempts`, then replaced by the template (`fallback`) and the failure is cached,
 so a rerun does not spend the model on it again. A transport failure (endpoint down
@@ -20,6 +20,7 @@ from typing import Any, Callable, Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from recaug.augment.backends.template import TemplateGenerator
+from recaug.augment.budget import LLMBudget, Progress, SecondsPerPrompt, configured_seconds_per_prompt
 from recaug.augment.cache import INVALID, OK, GenerationCache, generation_key
 from recaug.augment.generator import ChatPrompt, Generator
 from recaug.augment.outputs import InvalidOutput
@@ -45,6 +46,7 @@ class TaskStats(BaseModel):
     template: int = Field(0, description="outputs of the template backend by configuration")
     tokens_in: int = 0
     tokens_out: int = 0
+    llm_seconds: float = Field(0.0, description="time spent waiting for the LLM (the measured cost per prompt)")
     seconds: float = 0.0
 
 
@@ -60,12 +62,17 @@ class Outcome(Generic[T]):
 
 
 class GenerationRunner:
-    def __init__(self, generator: Generator, cache: GenerationCache, config, progress: bool | None = None):
+    def __init__(self, generator: Generator, cache: GenerationCache, config, progress: bool | None = None,
+                 budget: LLMBudget | None = None, seconds_per_prompt: SecondsPerPrompt | None = None):
         self.generator = generator
         self.cache = cache
         self.config = config
         self.template = TemplateGenerator()
-        self.progress = progress  # None: tqdm bar only on a terminal
+        self.progress = progress  # False: per-chunk progress lines at debug level (benchmarks)
+        self.budget = budget or LLMBudget(config.max_llm_prompts_per_run)
+        self.seconds_per_prompt = seconds_per_prompt or configured_seconds_per_prompt(config.backend)
+        self._measured_prompts = 0
+        self._measured_seconds = 0.0
 
     @property
     def uses_llm(self) -> bool:
@@ -92,12 +99,16 @@ class GenerationRunner:
                     stats.fallbacks += hit.fallback
                     continue
             pending.append(i)
-        chosen, deferred = pending[:budget], pending[budget:]
+        granted = self.budget.take(len(pending), budget)
+        chosen, deferred = pending[:granted], pending[granted:]
         for i in deferred:
             outcomes[i] = self._template(prompts[i], keys[i], parse, deferred=True)
         stats.deferred = len(deferred)
         if chosen:
-            self._generate(task, chosen, prompts, keys, parse, prompt_version, stats, outcomes)
+            progress = Progress(task, len(chosen), self.seconds_per_prompt)
+            progress.announce(cached=stats.cache_hits, deferred=stats.deferred)
+            self._generate(chosen, prompts, keys, parse, prompt_version, stats, outcomes, progress)
+            self._learn_rate(stats)
         stats.seconds = round(time.perf_counter() - started, 3)
         log.info(
             "%s: %d outputs, %d cache hits, %d LLM prompts (%d generations), %d fallbacks, %d deferred, %.1fs",
@@ -106,18 +117,27 @@ class GenerationRunner:
         )
         return outcomes, stats
 
-    def _generate(self, task, chosen, prompts, keys, parse, prompt_version, stats, outcomes) -> None:
-        from tqdm.auto import tqdm
-
+    def _generate(self, chosen, prompts, keys, parse, prompt_version, stats, outcomes, progress: Progress) -> None:
         size = self.config.chunk_size
-        with tqdm(total=len(chosen), desc=f"augment {task}", unit="prompt", disable=None if self.progress is None else not self.progress) as bar:
-            for start in range(0, len(chosen), size):
-                chunk = chosen[start:start + size]
-                self._generate_chunk(chunk, prompts, keys, parse, prompt_version, stats, outcomes)
-                self.cache.save()  # partial progress survives a crash in a later chunk
-                bar.update(len(chunk))
-                log.info("%s: %d/%d prompts generated (%d fallbacks so far)", task, min(start + size, len(chosen)),
-                         len(chosen), stats.fallbacks)
+        for start in range(0, len(chosen), size):
+            chunk = chosen[start:start + size]
+            began = time.perf_counter()
+            self._generate_chunk(chunk, prompts, keys, parse, prompt_version, stats, outcomes)
+            stats.llm_seconds = round(stats.llm_seconds + time.perf_counter() - began, 3)
+            self.cache.save()  # partial progress survives a crash in a later chunk
+            if self.progress is False:
+                log.debug("%s: %d/%d prompts done", progress.task, start + len(chunk), len(chosen))
+            else:
+                progress.advance(len(chunk), stats.fallbacks)
+
+    def _learn_rate(self, stats: TaskStats) -> None:
+        """Later tasks of this run estimate with the time this one measured."""
+        self._measured_prompts += stats.llm_prompts
+        self._measured_seconds += stats.llm_seconds
+        if self._measured_prompts:
+            self.seconds_per_prompt = SecondsPerPrompt(
+                self._measured_seconds / self._measured_prompts,
+                f"measured earlier in this run ({self._measured_prompts} prompts in {self._measured_seconds:.0f} s)")
 
     def _generate_chunk(self, chunk, prompts, keys, parse, prompt_version, stats, outcomes) -> None:
         stats.llm_prompts += len(chunk)

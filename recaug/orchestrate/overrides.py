@@ -57,7 +57,12 @@ FORM_FIELDS = (
               {"type": "boolean"}),
     FormField("augment_backend", "augment.backend.type", "Text generator: the local LLM, templates (no LLM), or the "
               "OpenAI-compatible endpoint when the operator configured one.", {"type": "string"}),
-    FormField("augment_budget", "augment.max_items_per_run", "Cap on LLM generations per run (cold and long-tail items first).",
+    FormField("augment_budget", "augment.max_llm_prompts_per_run", "LLM prompts this run may send, all tasks together: "
+              "item descriptions first (cold and long-tail items), then user profiles (sparsest users), then interaction "
+              "picks for sparse users; each task also keeps its own cap (augment.max_items_per_run, "
+              "augment.max_profiles_per_run, augment.interactions.max_users_per_run). 0: no LLM call at all. Answers "
+              "cached by earlier runs are free; what the budget leaves out gets the template text now and the LLM in a "
+              "later run. The augment task logs the estimated LLM time before it starts.",
               {"type": "integer", "minimum": 0}),
     FormField("model_type", "model.type", "Sequential model to train.", {"type": "string", "enum": ["fusion_sasrec", "gru4rec"]}),
     FormField("hidden_size", "model.hidden_size", "Model width (embedding and transformer size).", {"type": "integer", "minimum": 8}),
@@ -76,7 +81,7 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # version labels: hashed into cach
 # pattern, so no free text reaches prompts, file names or commands.
 SAFE_OVERRIDES: dict[str, tuple[Any, ...]] = {
     **{f"augment.{k}": () for k in (
-        "max_profiles_per_run", "max_new_tokens", "max_attempts", "retry_temperature", "seed", "chunk_size",
+        "max_items_per_run", "max_profiles_per_run", "max_new_tokens", "max_attempts", "retry_temperature", "seed", "chunk_size",
         "profile_history", "max_description_chars", "max_profile_chars", "max_keywords",
     )},
     **{f"augment.prompts.{k}": (StringConstraints(pattern=_NAME),) for k in ("item", "profile", "pick")},

@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import threading
+import time
 from pathlib import Path
 
 from recaug.augment.generator import ChatPrompt, Generation, Generator, GeneratorUnavailable
@@ -74,12 +75,14 @@ def load_model(model_path: str | None, gguf_file: str | None, device: str):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
             log.info("loading LLM %s%s on %s", folder, f" ({gguf_file})" if gguf_file else "", device)
+            began = time.perf_counter()
             options = {"gguf_file": gguf_file} if gguf_file else {}
             try:
                 tokenizer = AutoTokenizer.from_pretrained(folder, **options)
                 model = AutoModelForCausalLM.from_pretrained(folder, dtype=_dtype(device), **options)
             except (OSError, ValueError) as exc:
                 raise GeneratorUnavailable(f"cannot load the LLM from {folder}: {exc}") from exc
+            log.info("LLM loaded in %.0f s", time.perf_counter() - began)
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
@@ -91,18 +94,37 @@ class TransformersGenerator(Generator):
     backend = "transformers"
 
     def __init__(self, config):
-        import torch
-
         self.config = config
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
         self.device = pick_device(config.device)
-        self.tokenizer, self.model = load_model(config.model_path, config.gguf_file, self.device)
         self.model_id = self._model_id()
-        self._stop_ids = sorted(
-            {i for i in (self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")) if isinstance(i, int)}
-            - {self.tokenizer.unk_token_id}
-        )
+        self._model = None  # loaded at the first prompt: a run whose prompts are all cached or deferred loads nothing
+
+    def _loaded(self):
+        """(tokenizer, model, stop ids), loading the model on first use."""
+        if self._model is None:
+            import torch
+
+            if self.config.num_threads:
+                torch.set_num_threads(self.config.num_threads)
+            tokenizer, model = load_model(self.config.model_path, self.config.gguf_file, self.device)
+            stop_ids = sorted(
+                {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")) if isinstance(i, int)}
+                - {tokenizer.unk_token_id}
+            )
+            self._model = (tokenizer, model, stop_ids)
+        return self._model
+
+    @property
+    def tokenizer(self):
+        return self._loaded()[0]
+
+    @property
+    def model(self):
+        return self._loaded()[1]
+
+    @property
+    def _stop_ids(self):
+        return self._loaded()[2]
 
     def _model_id(self) -> str:
         if self.config.model_path is None:

@@ -97,7 +97,7 @@ def test_safe_overrides_and_form_fields_become_settings(operator):
     overrides = to_overrides(params, "r1", operator)
     settings = load_settings(overrides)
     assert settings.run_id == "r1" and settings.train.epochs == 4 and settings.train.seed == 5
-    assert settings.augment.backend.type == "template" and settings.augment.max_items_per_run == 3
+    assert settings.augment.backend.type == "template" and settings.augment.max_llm_prompts_per_run == 3
     assert settings.embed.encoder.type == "onnx" and settings.embed.encoder.quantization == "blockwise_int8"
     assert settings.augment.interactions.max_users_per_run == 0
     assert Path(settings.lake_root) == Path(operator_checkout()) / "var" / "lake"
