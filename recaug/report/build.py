@@ -116,10 +116,15 @@ def _stats_section(title: str, url: str, missing: str) -> Section:
     if tasks:
         columns = [c for c in ("outputs", "budget", "llm_prompts", "cache_hits", "deferred", "fallbacks", "template",
                                "invalid_outputs", "llm_seconds", "seconds") if any(c in v for v in tasks.values())]
-        blocks.append(Table(["task", *columns], [[name, *[v.get(c) for c in columns]] for name, v in tasks.items()]))
+        blocks.append(Table(["task", *[c.replace("llm_", "LLM ").replace("_", " ") for c in columns]],
+                            [[name, *[_seconds(c, v.get(c)) for c in columns]] for name, v in tasks.items()]))
         data = {k: v for k, v in data.items() if k not in tasks}
     blocks.append(Details(f"All statistics (from `{url}`)", [Table(["statistic", "value"], [list(row) for row in flatten(data)])]))
     return Section(title, blocks)
+
+
+def _seconds(column: str, value: Any) -> Any:
+    return f"{value:.1f}" if column.endswith("seconds") and isinstance(value, (int, float)) else value
 
 
 def _evaluation_slices(value: Any) -> dict[str, dict[str, float]] | None:
@@ -157,6 +162,7 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
     section.blocks.append(f"Artifact: `{artifact_dir}`; split: {metrics.get('split', 'unknown')}; test set, full ranking.")
     if not models:
         section.blocks.append("metrics.json has no evaluation yet.")
+    bar_panels: list[tuple[str, list[str], dict[str, list[float]]]] = []
     for slice_name in SLICES:
         present = {m: s[slice_name] for m, s in models.items() if slice_name in s}
         if not present:
@@ -167,11 +173,13 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
         section.blocks.append(Table(["model", *columns], [[m, *[v.get(c) for c in columns]] for m, v in present.items()]))
         headline = [c for c in columns if c in HEADLINE] or columns[:4]
         if headline:
-            png = plots.grouped_bars(f"Test {slice_name.replace('_', ' ')}", headline,
-                                     {m: [float(v.get(c) or 0.0) for c in headline] for m, v in present.items()}, "score")
-            figure = Figure(f"Test metrics, {slice_name.replace('_', ' ')}", png, f"metrics_{slice_name}.png")
-            section.blocks.append(figure)
-            figures.append(figure)
+            bar_panels.append((f"{slice_name.replace('_', ' ')} ({cases} cases)" if cases is not None else slice_name,
+                               headline, {m: [float(v.get(c) or 0.0) for c in headline] for m, v in present.items()}))
+    if bar_panels:
+        figure = Figure("Test metrics by slice (full ranking)", plots.bar_panels("Test set", bar_panels, "score (0-1)"),
+                        "test_metrics.png")
+        section.blocks.append(figure)
+        figures.append(figure)
     history = metrics.get("history")
     if isinstance(history, list) and history and isinstance(history[0], dict) and (groups := _curve_panels(history)):
         xs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
@@ -181,7 +189,7 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
     if boost := metrics.get("cold_boost"):
         section.blocks.append(_cold_boost_text(boost))
     if gate:
-        section.blocks += _gate_blocks(gate, figures)
+        section.blocks += _gate_blocks(gate)
     export = _read_json(io.join(artifact_dir, "export.json"))
     if export:
         parity = [list(r) for r in flatten(export) if "parity" in r[0] or r[0] in ("opset", "onnx_sha256", "top_k")]
@@ -220,7 +228,7 @@ def _cold_boost_text(boost: dict[str, Any]) -> str:
             + (f" (aim {reference:.4f})" if reference is not None else "") + ".")
 
 
-def _gate_blocks(gate: dict[str, Any], figures: list[Figure]) -> list:
+def _gate_blocks(gate: dict[str, Any]) -> list:
     """Challenger vs the live model on the gate's metric, and the proposal in words (the
     gate proposes; only the deploy section says what went live)."""
     verdict = "propose for deploy" if gate.get("deploy") else "keep the live model"
@@ -235,11 +243,6 @@ def _gate_blocks(gate: dict[str, Any], figures: list[Figure]) -> list:
         rows.append([label + (" (re-evaluated on today's data)" if gate.get("champion_reevaluated") else ""),
                      gate.get("champion_run"), gate.get("champion_value")])
     blocks.append(Table(["model", "run", f"{metric} (tolerance {gate.get('tolerance')})"], rows))
-    values = {row[0].split(" (")[0]: float(row[2]) for row in rows if isinstance(row[2], (int, float))}
-    if len(values) == 2:
-        figure = Figure(f"Challenger vs live model, {metric}", plots.grouped_bars(f"Gate: {metric}", [metric], {k: [v] for k, v in values.items()}, metric), "gate.png")
-        blocks.append(figure)
-        figures.append(figure)
     return blocks
 
 

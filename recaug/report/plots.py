@@ -24,19 +24,21 @@ def _pyplot():
     return plt
 
 
-def grouped_bars(title: str, groups: list[str], series: dict[str, list[float]], ylabel: str) -> bytes:
-    """One bar group per x label (e.g. metric), one bar per series (e.g. model)."""
+def bar_panels(title: str, panels: list[tuple[str, list[str], dict[str, list[float]]]], ylabel: str) -> bytes:
+    """One panel per slice (title, metric names, {model: values}), same y scale, one legend."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * max(1, len(series)) / 2), 3.6))
-    width = 0.8 / max(len(series), 1)
-    for i, (name, values) in enumerate(series.items()):
-        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(xs, values, width, label=name)
-    ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 0.8, 3.2), squeeze=False, sharey=True)
+    for ax, (panel_title, groups, series) in zip(axes[0], panels):
+        width = 0.8 / max(len(series), 1)
+        for i, (name, values) in enumerate(series.items()):
+            xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+            ax.bar(xs, values, width, label=name, color=f"C{i}")
+        ax.set_xticks(range(len(groups)), groups)
+        ax.set_title(panel_title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(title)
     return _png(fig)
 
 

@@ -53,7 +53,7 @@ def test_report_renders_in_chromium_with_a_visible_decision_and_loaded_images(se
         finally:
             browser.close()
     assert errors == []
-    assert len(images) == 6 and all(complete and width > 0 for _, complete, width in images), images
+    assert len(images) == 3 and all(complete and width > 0 for _, complete, width in images), images
     assert card_visible and "Deployed: recaug_seq version 3 is live" in card_text
     assert "**" not in text
     assert settings.lake.root not in text and str(Path(settings.lake.root).resolve()) not in text

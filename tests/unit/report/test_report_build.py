@@ -18,7 +18,7 @@ def test_report_shows_every_section_with_inline_plots(settings):
     markdown = io.read_text(result.markdown)
 
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
-    assert len(images) == 6  # three metric slices, training curve, gate, task times
+    assert len(images) == 3  # test metrics by slice, training curve, task times
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
     assert ("Cold-item boost** (items under 5 fitted events, chosen on validation cases): bias 0.5, text-similarity "
             "weight 3.0; validation NDCG@10 0.1000 -> 0.0950, cold-item HR@10 0.0100 -> 0.0900 (aim 0.0800).") in markdown
