@@ -88,3 +88,14 @@ def test_log_estimates_time_before_and_shows_progress_per_chunk(openai_settings,
         run_augmentation(changed)
     run_line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("augment: at most"))
     assert "measured by the last run (8 prompts in" in run_line
+
+
+def test_cli_budget_zero_sends_nothing(curated, llm_server, capsys):
+    from recaug.cli import main
+
+    code = main(["augment", "--lake", curated.lake_root, "--set", "augment.backend.type=openai", "--set",
+                 f"augment.backend.base_url={llm_server.base_url}", "--budget", "0", "--json"])
+    assert code == 0 and llm_server.requests == []
+    assert '"deferred": 8' in capsys.readouterr().out
+    assert main(["augment", "--lake", curated.lake_root, "--budget", "-1"]) == 2
+    assert "--budget must be >= 0" in capsys.readouterr().err
