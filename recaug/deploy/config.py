@@ -73,7 +73,10 @@ class ServedModelConfig(BaseModel):
         "cpu", description="instance group kind for the onnxruntime platform (gpu on production GPU nodes)"
     )
     onnx_threads: int = Field(1, ge=1, description="onnxruntime intra-op threads per python-backend instance")
-    versions_loaded: int = Field(1, ge=1, description="versions Triton keeps loaded (version_policy latest N)")
+    versions_loaded: int = Field(
+        2, ge=1, description="versions Triton keeps loaded (version_policy latest N); 2 keeps the replaced version "
+        "answering while gateways switch to the new one (with 1, requests pinned to it fall back for a moment)",
+    )
 
 
 class GatewayConfig(BaseModel):
@@ -96,6 +99,24 @@ class GatewayConfig(BaseModel):
     item_cache_size: int = Field(10_000, ge=0, description="items kept in that cache (least recently used go first)")
     popular_window_days: int = Field(
         30, ge=1, description="cold-start answer: most interacted items over this many days before the newest event"
+    )
+    records_check_interval_s: float = Field(
+        0.5, ge=0, description="how often a request may trigger a (background) look at the deploy records folder "
+        "for a new live version; 0 = on every request",
+    )
+    vocabularies_kept: int = Field(
+        4, ge=1, description="model versions whose vocabulary stays in memory (the live one, the one it replaced, ...)"
+    )
+    breaker_cooldown_s: float = Field(
+        1.0, ge=0, description="after a dependency failed, answer without it for this long, then let one request "
+        "probe it; 0 = probe on every request",
+    )
+    popular_titles_kept: int = Field(
+        500, ge=0, description="titles of the most popular items read from the lake at start, for fallback answers "
+        "served without the feature store",
+    )
+    warning_interval_s: float = Field(
+        5.0, ge=0, description="at most one warning per fallback source in this time (with the count since the last)"
     )
 
 

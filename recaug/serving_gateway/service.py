@@ -31,7 +31,6 @@ from recaug.serving_gateway.live_model import LiveModel, ServedModel
 from recaug.serving_gateway.metrics import GatewayMetrics
 from recaug.serving_gateway.outcomes import Unavailable
 from recaug.serving_gateway.ranking import mmr, popular_items
-from recaug.serving_gateway.tuning import GatewayTuning
 
 if TYPE_CHECKING:
     from recaug.features.online import UserContext
@@ -65,19 +64,18 @@ class NothingToServe(Unavailable):
 
 class RecommendationService:
     def __init__(self, settings: "Settings", artifact_dir: str | None = None,
-                 triton_endpoint: Callable[[], TritonEndpoint] | None = None, tuning: GatewayTuning | None = None):
+                 triton_endpoint: Callable[[], TritonEndpoint] | None = None):
         self.settings = settings
         self.config = settings.deploy.gateway
-        self.tuning = tuning or GatewayTuning()
         self.model_name = settings.deploy.model_name
         self.live = LiveModel(settings, artifact_dir or self.config.artifact_dir,
-                              self.tuning.records_check_interval_s, self.tuning.vocabularies_kept)
+                              self.config.records_check_interval_s, self.config.vocabularies_kept)
         self.popular = popular_items(settings, self.config.popular_window_days)
-        self.popular_titles = _titles(settings, [item for item, _ in self.popular[: self.tuning.popular_titles_kept]])
+        self.popular_titles = _titles(settings, [item for item, _ in self.popular[: self.config.popular_titles_kept]])
         self.items = ItemCache(self.config.item_cache_ttl_s, self.config.item_cache_size)
-        self.metrics = GatewayMetrics(self.tuning.warning_interval_s)
-        self.feature_store = CircuitBreaker("the feature store", self.tuning.breaker_cooldown_s)
-        self.triton = CircuitBreaker("Triton", self.tuning.breaker_cooldown_s)
+        self.metrics = GatewayMetrics(self.config.warning_interval_s)
+        self.feature_store = CircuitBreaker("the feature store", self.config.breaker_cooldown_s)
+        self.triton = CircuitBreaker("Triton", self.config.breaker_cooldown_s)
         self._triton_endpoint = triton_endpoint or (lambda: resolve_triton_endpoint(settings))
         self._triton = None  # (endpoint, asyncio client), created on the event loop at first use
         self._lookups = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="features")

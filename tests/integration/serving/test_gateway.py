@@ -154,11 +154,11 @@ def _app_with_triton_at(settings, protocol, url):
 
     from recaug.serving_gateway.app import create_app
     from recaug.serving_gateway.service import RecommendationService, TritonEndpoint
-    from recaug.serving_gateway.tuning import GatewayTuning
 
     resolve = url if callable(url) else (lambda: url)
-    service = RecommendationService(settings, triton_endpoint=lambda: TritonEndpoint(protocol, resolve()),
-                                    tuning=GatewayTuning(breaker_cooldown_s=0))
+    gateway = settings.deploy.gateway.model_copy(update={"breaker_cooldown_s": 0})
+    settings = settings.model_copy(update={"deploy": settings.deploy.model_copy(update={"gateway": gateway})})
+    service = RecommendationService(settings, triton_endpoint=lambda: TritonEndpoint(protocol, resolve()))
     return TestClient(create_app(settings, service=service))
 
 

@@ -41,7 +41,7 @@ def test_python_backend_config_for_the_bundled_server():
     assert list(config.dynamic_batching.preferred_batch_size) == [8, 16]
     assert [(g.count, g.kind) for g in config.instance_group] == [(2, pb.ModelInstanceGroup.KIND_CPU)]
     assert config.parameters["intra_op_threads"].string_value == "3"
-    assert config.version_policy.latest.num_versions == 1
+    assert config.version_policy.latest.num_versions == 2
 
 
 def test_onnxruntime_platform_config_for_production_triton():
