@@ -99,10 +99,20 @@ def test_known_user_gets_unseen_items_with_titles_from_the_model(client, gateway
 
 
 def test_diversity_reranks_the_model_candidates(client):
-    plain = client.get("/recommend", params={"user_id": "user-7", "k": 4}).json()["items"]
+    """diversity > 0 answers MMR over all the model's candidates (the plain answer at the
+    largest k, with the items' embeddings), which here differs from the plain top 4."""
+    from recaug.serving_gateway.ranking import mmr
+
+    pool = client.get("/recommend", params={"user_id": "user-7", "k": 12}).json()["items"]
+    plain = [item["item_id"] for item in pool[:4]]
     diverse = client.get("/recommend", params={"user_id": "user-7", "k": 4, "diversity": 0.9}).json()["items"]
-    assert len(diverse) == len({i["item_id"] for i in diverse}) == len(plain)
-    assert diverse[0]["item_id"] == plain[0]["item_id"]  # MMR starts from the most relevant item
+    _, _, _, embeddings = _marketplace()
+    vectors = dict(zip(embeddings["item_id"], embeddings["embedding"]))
+    order = mmr([item["score"] for item in pool], np.stack([vectors[item["item_id"]] for item in pool]), 4, 0.9)
+    expected = [pool[i]["item_id"] for i in order]
+    assert len(pool) > 4
+    assert [item["item_id"] for item in diverse] == expected
+    assert expected != plain and expected[0] == plain[0]  # MMR starts from the most relevant item
 
 
 def test_unknown_user_gets_popular_items(client, gateway_world):
