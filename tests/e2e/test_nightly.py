@@ -165,10 +165,10 @@ def test_rerun_without_new_data_deploys_nothing_new(world, first_run):
                for run in (first_run, rerun)]
     assert trained[0] == trained[1], "the rerun trained a new model instead of reusing the first one"
     task_states = states(rerun)
-    assert task_states["deploy"] in ("skipped", "success")
-    if task_states["deploy"] == "success":
-        deploy = json.loads((world["lake"] / "reports" / rerun["run_id"] / "tasks" / "deploy.json").read_text())["result"]
-        assert deploy["outcome"] == "unchanged"
+    # the reused model is already the live one: the gate proposes it, the deploy finds it serving
+    assert task_states["approved_for_deploy"] == task_states["deploy"] == "success", task_states
+    deploy = json.loads((world["lake"] / "reports" / rerun["run_id"] / "tasks" / "deploy.json").read_text())["result"]
+    assert deploy["outcome"] == "unchanged"
     assert _live_version(world) == version
 
 
