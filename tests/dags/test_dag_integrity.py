@@ -46,14 +46,25 @@ def parsed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory):
+    """The DAG parsed in this process. The Airflow environment, the plugins path and whatever
+    parsing and these tests add to the environment (RECAUG_PARAMS, progress-bar switches) hold
+    for this module only: the environment is restored as it was, so later tests see the user's."""
     home = tmp_path_factory.mktemp("airflow_home_inproc")
-    os.environ.update(airflow_env(home, ROOT))
-    sys.path.insert(0, str(ROOT / "plugins"))
-    from airflow.dag_processing.dagbag import DagBag
+    saved_environment = dict(os.environ)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in airflow_env(home, ROOT).items():
+                patch.setenv(name, value)
+            patch.syspath_prepend(str(ROOT / "plugins"))
+            from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags["recaug_nightly"]
+            bag = DagBag(dag_folder=str(DAG_FILE))
+            assert not bag.import_errors, bag.import_errors
+            yield bag.dags["recaug_nightly"]
+    finally:
+        for name in set(os.environ) - set(saved_environment):
+            del os.environ[name]
+        os.environ.update(saved_environment)
 
 
 def test_parses_without_errors_or_heavy_imports(parsed):
