@@ -250,10 +250,13 @@ class LakeLock:
         else:
             self.holder_path.unlink(missing_ok=True)
 
-    def unlock(self) -> LakeHolder | None:
-        """Release the lease of an abandoned run (operators); refused while it runs."""
+    def unlock(self, only_key: str | None = None) -> LakeHolder | None:
+        """Release the lease of an abandoned run (operators); refused while it runs.
+        With `only_key`, a lease of any other run is left alone (returns None)."""
         with self._guarded():
             holder, alive = self._read(), self._alive()
+            if only_key is not None and (holder is None or holder.key != only_key):
+                return None
             if alive:
                 _, reason = self._why_free(holder, alive)
                 raise LakeBusy(f"cannot unlock the lake {self.lake.root}: {reason}. "

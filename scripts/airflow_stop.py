@@ -10,12 +10,19 @@ the search repeats until nothing is left, and each ended task is named. A servic
 detached on purpose (own session, environment without the token: the Triton server a
 deploy task launches) is left serving and named.
 
+Once every process is gone, the lake lease each unfinished run held (recaug/lake_lock.py)
+is released and named, so the next writer need not wait lock.lease_timeout_minutes. A
+run's lake is its conf's lake_root, else the operator's (params.yaml of the checkout and
+RECAUG_* of this environment, as tasks read it); only a lease whose key is that run's is
+released, and, as with `recaug lake unlock`, never while a process holding the lock lives.
+
     python scripts/airflow_stop.py --home var/airflow --token TOKEN [--leader PGID] [--grace 30]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -110,6 +117,47 @@ def running_tasks(home: Path) -> dict[str, str]:
     return labels
 
 
+def unfinished_runs(home: Path) -> dict[str, dict]:
+    """Run id -> conf of the runs the metadata database still calls queued or running."""
+    database = home / "airflow.db"
+    if not database.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+            rows = connection.execute("SELECT run_id, conf FROM dag_run WHERE state IN ('running', 'queued')").fetchall()
+    except sqlite3.Error:
+        return {}
+    return {run_id: (json.loads(conf) if conf else None) or {} for run_id, conf in rows}
+
+
+def release_leases(runs: dict[str, dict]) -> list[str]:
+    """Release the lake lease of each run in `runs` (run id -> conf); returns what was done,
+    in words. Called once the runs' processes are gone."""
+    from recaug.errors import RecaugError
+    from recaug.lake_lock import HOLDER_FILE, LakeBusy, LakeLock, airflow_claim
+    from recaug.orchestrate.runs import safe_run_id
+    from recaug.settings import load_settings
+
+    os.environ.setdefault("RECAUG_PARAMS", str(Path(__file__).resolve().parents[1] / "params.yaml"))
+    done = []
+    for run_id, conf in runs.items():
+        try:
+            settings = load_settings({"lake_root": conf["lake_root"]} if conf.get("lake_root") else {})
+        except (RecaugError, ValueError, OSError) as exc:
+            done.append(f"could not tell the lake of run {run_id} ({exc}); its lease, if any, expires by itself")
+            continue
+        if not settings.lake.is_local or not settings.lake.local("state", HOLDER_FILE).exists():
+            continue  # no lease there (and no lock files are created in a lake that has none)
+        try:
+            holder = LakeLock(settings.lake, settings.lock).unlock(only_key=airflow_claim(safe_run_id(run_id), "").key)
+        except LakeBusy as exc:
+            done.append(f"kept the lake lease of run {run_id}: {exc}")
+            continue
+        if holder is not None:
+            done.append(f"released the lake lease of {holder.describe()} on {settings.lake.root}")
+    return done
+
+
 def describe(process: psutil.Process, tasks: dict[str, str]) -> str:
     """Words for the stop log: which task a process runs, or what the process is."""
     try:
@@ -143,6 +191,7 @@ def end(processes: dict[int, psutil.Process], grace: float) -> list[psutil.Proce
 def stop(home: Path, token: str | None, leader: int | None, grace: float) -> int:
     """Stop the instance; returns the number of processes that could not be ended."""
     tasks = running_tasks(home)
+    runs = unfinished_runs(home)
     ended_any = False
     services: dict[int, psutil.Process] = {}
     for _ in range(ROUNDS):
@@ -165,6 +214,9 @@ def stop(home: Path, token: str | None, leader: int | None, grace: float) -> int
     left, _ = instance_processes(token, leader)
     for process in left.values():
         print(f"still running after {ROUNDS} rounds: {describe(process, tasks)}")
+    if not left:
+        for line in release_leases(runs):
+            print(line)
     print("airflow stopped" if ended_any and not left else "airflow is not running" if not ended_any else "airflow not fully stopped")
     return len(left)
 
