@@ -140,14 +140,20 @@ def test_checkout_requeues_later_batches_and_ingest_brings_them_back(git_lake):
     assert not lake.local("landing", "2026-01-02").exists()
 
 
-def test_checkout_forward_again_restores_the_ledger_and_clears_the_queue(git_lake):
-    settings = git_lake
-    lake = settings.lake
+def version_a_then_ingest_b(settings):
+    """Batch 2026-01-01 ingested and versioned, then batch 2026-01-02 ingested; returns the first version."""
     land(settings, "2026-01-01", ["i1"], 3)
     ingest(settings)
     first = version_data(settings)
     land(settings, "2026-01-02", ["i2"], 5)
     ingest(settings)
+    return first
+
+
+def test_checkout_forward_again_restores_the_ledger_and_clears_the_queue(git_lake):
+    settings = git_lake
+    lake = settings.lake
+    first = version_a_then_ingest_b(settings)
     second = version_data(settings)
     curated_ab = tree(lake.local("curated"))
 
@@ -163,11 +169,7 @@ def test_checkout_forward_again_restores_the_ledger_and_clears_the_queue(git_lak
 def test_checkout_refuses_what_it_cannot_restore_safely(git_lake):
     settings = git_lake
     lake = settings.lake
-    land(settings, "2026-01-01", ["i1"], 3)
-    ingest(settings)
-    first = version_data(settings)
-    land(settings, "2026-01-02", ["i2"], 5)
-    ingest(settings)
+    first = version_a_then_ingest_b(settings)
     before = tree(Path(lake.root))
 
     land(settings, "2026-01-02", ["other"], 2)  # a different batch waits under B's name
