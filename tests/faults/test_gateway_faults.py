@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "serving"))
 
-from gateway_helpers import Clients, OnnxOracle, serving, write_marketplace  # noqa: E402
+from gateway_helpers import Clients, OnnxOracle, gateway_test_settings, serving, write_marketplace  # noqa: E402
 from serving_helpers import make_exported_artifact  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -39,19 +39,9 @@ def world(tmp_path_factory):
     from recaug.deploy.server import LocalTritonServer
     from recaug.serving_gateway.app import create_app
     from recaug.serving_gateway.ranking import popular_items
-    from recaug.settings import load_settings
 
     root = tmp_path_factory.mktemp("gateway-faults")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECAUG_PARAMS", str(root / "no-params.yaml"))
-        settings = load_settings({
-            "lake_root": str(root / "lake"),
-            "features": {"embedding_dim": 16, "include_augmented": False},
-            "export": {"top_k": 10, "parity_batch_sizes": [2], "parity_lengths": [5]},
-            "deploy": {"model_name": "recaug_faults", "target": {"type": "local", "home": str(root / "triton")},
-                       "gateway": {"triton_timeout_s": 2.0, "features_timeout_s": 1.0}},
-        })
-    settings.lake.ensure()
+    settings = gateway_test_settings(root, "recaug_faults", root / "triton", triton_timeout_s=2.0, features_timeout_s=1.0)
     interactions = write_marketplace(settings, ITEMS)
     server = LocalTritonServer.from_settings(settings)
     server.start()
@@ -110,8 +100,7 @@ def test_feature_store_locked_by_another_process_gives_popular_items_then_model_
     try:
         assert holder.stdout.readline().strip() == "locked"
         with Clients(port, users, count=4, k=K) as clients:
-            clients.wait_for(lambda answers: sum(a.body.get("source") == "fallback:feature_store_unavailable"
-                                                 for a in answers) >= 20)
+            clients.wait_for_answers(20, source="fallback:feature_store_unavailable")
         assert holder.poll() is None  # every answer above came while the lock was held
     finally:
         holder.stdin.write("\n")
@@ -123,7 +112,7 @@ def test_feature_store_locked_by_another_process_gives_popular_items_then_model_
     assert _metric(port, 'recaug_gateway_errors_total{code="feature_store_unavailable"}') > errors_before
 
     with Clients(port, users, count=4, k=K) as clients:  # lock released: the model answers again
-        clients.wait_for(lambda answers: sum(a.body.get("source") == "model" for a in answers) >= 40)
+        clients.wait_for_answers(40, source="model")
     after = _check(clients.snapshot(), oracle, popular, "fallback:feature_store_unavailable")
     assert after["model"] >= 40 and clients.failures == []
 
@@ -198,20 +187,17 @@ def test_redis_online_store_frozen_then_killed_gives_popular_items_then_model_an
     port, oracle, users, popular, state, restart = redis_world
     answers = []
     with Clients(port, users, count=4, k=K) as clients:
-        clients.wait_for(lambda seen: sum(a.body.get("source") == "model" for a in seen) >= 20)
+        clients.wait_for_answers(20, source="model")
         for fault, recover in ((signal.SIGSTOP, signal.SIGCONT), (signal.SIGKILL, None)):
             state["process"].send_signal(fault)
             if fault == signal.SIGKILL:
                 state["process"].wait()
-            mark = len(clients.snapshot())
-            clients.wait_for(lambda seen: sum(a.body.get("source") == "fallback:feature_store_unavailable"
-                                              for a in seen[mark:]) >= 20)
+            clients.wait_for_answers(20, new=True, source="fallback:feature_store_unavailable")
             if recover is not None:
                 state["process"].send_signal(recover)
             else:
                 state["process"] = restart()
-            mark = len(clients.snapshot())
-            clients.wait_for(lambda seen: sum(a.body.get("source") == "model" for a in seen[mark:]) >= 20)
+            clients.wait_for_answers(20, new=True, source="model")
         answers = clients.snapshot()
     counts = _check(answers, oracle, popular, "fallback:feature_store_unavailable")
     assert clients.failures == []
@@ -224,18 +210,15 @@ def test_triton_killed_during_requests_gives_popular_unseen_items_then_model_ans
     settings, server, port, oracle, users, popular = world
     old = server.read_state()
     with Clients(port, users, count=4, k=K) as clients:
-        clients.wait_for(lambda answers: sum(a.body.get("source") == "model" for a in answers) >= 20)
+        clients.wait_for_answers(20, source="model")
         os.killpg(old.pid, signal.SIGKILL)  # the server and its python-backend stubs
         while server.status().running:
             time.sleep(0.05)
-        killed_at = len(clients.snapshot())
-        clients.wait_for(lambda answers: sum(a.body.get("source") == "fallback:triton_unavailable"
-                                             for a in answers[killed_at:]) >= 20)
+        clients.wait_for_answers(20, new=True, source="fallback:triton_unavailable")
         server.start()  # new ports; the gateway finds them in server.json
         live = live_record(settings)
         deploy(settings, live.artifact_dir)  # a no-op when the restarted server already serves it
-        restarted_at = len(clients.snapshot())
-        clients.wait_for(lambda answers: sum(a.body.get("source") == "model" for a in answers[restarted_at:]) >= 40)
+        clients.wait_for_answers(40, new=True, source="model")
     answers = clients.snapshot()
     counts = _check(answers, oracle, popular, "fallback:triton_unavailable")
     assert clients.failures == []

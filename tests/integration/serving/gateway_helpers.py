@@ -22,6 +22,36 @@ import pandas as pd
 START = pd.Timestamp("2026-03-02 09:00", tz="UTC")
 
 
+def gateway_test_settings(root, model_name: str, triton_home, triton_timeout_s: float, features_timeout_s: float,
+                          versions_loaded: int | None = None, top_k: int = 10):
+    """Settings of a gateway test world: a lake under `root` (created), 16-d features without
+    augmented data, a small export, the local Triton at `triton_home`; no params.yaml is read."""
+    import os
+
+    from recaug.settings import PARAMS_ENV, load_settings
+
+    deploy = {"model_name": model_name, "target": {"type": "local", "home": str(triton_home)},
+              "gateway": {"triton_timeout_s": triton_timeout_s, "features_timeout_s": features_timeout_s}}
+    if versions_loaded is not None:
+        deploy["served"] = {"versions_loaded": versions_loaded}
+    previous = os.environ.get(PARAMS_ENV)
+    os.environ[PARAMS_ENV] = str(root / "no-params.yaml")
+    try:
+        settings = load_settings({
+            "lake_root": str(root / "lake"),
+            "features": {"embedding_dim": 16, "include_augmented": False},
+            "export": {"top_k": top_k, "parity_batch_sizes": [2], "parity_lengths": [5]},
+            "deploy": deploy,
+        })
+    finally:
+        if previous is None:
+            del os.environ[PARAMS_ENV]
+        else:
+            os.environ[PARAMS_ENV] = previous
+    settings.lake.ensure()
+    return settings
+
+
 def write_marketplace(settings, items: list[str], n_users: int = 40, n_events: int = 1200, seed: int = 11) -> pd.DataFrame:
     """Interactions, catalogue and embeddings in the lake; Feast features built, applied and materialized."""
     from recaug import io
@@ -136,6 +166,13 @@ class Clients:
                                else repr(a)[:80] for a in self.snapshot()[-1000:])
                 raise AssertionError(f"condition not reached; answers so far by (status, source, version): {dict(seen)}")
             time.sleep(0.05)
+
+    def wait_for_answers(self, at_least: int, new: bool = False, **body_fields) -> None:
+        """Block until `at_least` answers whose body has `body_fields` (e.g. source="model")
+        have come; with `new`, only those that come after this call count."""
+        mark = len(self.snapshot()) if new else 0
+        self.wait_for(lambda seen: sum(all(a.body.get(name) == value for name, value in body_fields.items())
+                                       for a in seen[mark:]) >= at_least)
 
     def snapshot(self) -> list[Answer]:
         with self._lock:

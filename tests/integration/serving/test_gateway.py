@@ -11,60 +11,24 @@ import pytest
 
 from recaug import io
 
+from gateway_helpers import gateway_test_settings, write_marketplace
 from serving_helpers import make_exported_artifact
 
 pytestmark = pytest.mark.slow
-START = pd.Timestamp("2026-03-02 09:00", tz="UTC")
-
-
-def _marketplace(n_users=20, n_items=30, n_events=500, seed=11):
-    rng = np.random.default_rng(seed)
-    items = [f"sku-{i:03d}" for i in range(n_items)]
-    weights = np.linspace(3, 1, n_items)
-    interactions = pd.DataFrame({
-        "user_id": rng.choice([f"user-{i}" for i in range(n_users)], n_events),
-        "item_id": rng.choice(items, n_events, p=weights / weights.sum()),
-        "timestamp": START + pd.to_timedelta(np.sort(rng.uniform(0, 5 * 86400, n_events)).round(), unit="s"),
-        "event_type": "click", "source": "observed", "confidence": 1.0,
-    }).drop_duplicates(["user_id", "item_id", "timestamp"])
-    catalogue = pd.DataFrame({
-        "item_id": items, "title": [f"Title of {i}" for i in items],
-        "categories": [["books", "games", "music"][i % 3] for i in range(n_items)], "first_seen": START,
-    })
-    embeddings = pd.DataFrame({
-        "item_id": items, "embedding": list(rng.normal(size=(n_items, 16)).astype(np.float32)),
-        "encoder": "test-encoder", "encoder_version": "1", "content_hash": "h",
-    })
-    return items, interactions, catalogue, embeddings
+ITEMS = [f"sku-{i:03d}" for i in range(30)]
 
 
 @pytest.fixture(scope="module")
 def gateway_world(serving_root, triton):
     """A lake with Feast features materialized and a model deployed as `recaug_gateway`."""
     from recaug.deploy.deploy import deploy
-    from recaug.features.build import build_features
-    from recaug.features.store import apply_definitions, materialize
-    from recaug.settings import load_settings
 
     root = serving_root / "gateway"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECAUG_PARAMS", str(root / "no-params.yaml"))
-        settings = load_settings({
-            "lake_root": str(root / "lake"),
-            "features": {"embedding_dim": 16, "include_augmented": False},
-            "export": {"top_k": 12, "parity_batch_sizes": [2], "parity_lengths": [5]},
-            "deploy": {"model_name": "recaug_gateway", "target": {"type": "local", "home": str(triton.home)},
-                       "gateway": {"triton_timeout_s": 1.0, "features_timeout_s": 5.0}},
-        })
-    settings.lake.ensure()
-    items, interactions, catalogue, embeddings = _marketplace()
-    io.write_parquet(interactions, settings.lake.interactions)
-    io.write_parquet(catalogue, settings.lake.items)
-    io.write_parquet(embeddings, settings.lake.url("embeddings", "items.parquet"))
-    build_features(settings)
-    apply_definitions(settings)
-    materialize(settings)
-    artifact = make_exported_artifact(settings, root / "lake" / "models" / "run-g", items, seed=5)
+    settings = gateway_test_settings(root, "recaug_gateway", triton.home, triton_timeout_s=1.0, features_timeout_s=5.0,
+                                     top_k=12)
+    interactions = write_marketplace(settings, ITEMS, n_users=20, n_events=500)
+    catalogue = io.read_parquet(settings.lake.items)
+    artifact = make_exported_artifact(settings, root / "lake" / "models" / "run-g", ITEMS, seed=5)
     deploy(settings, artifact)
     return settings, interactions, catalogue
 
@@ -98,7 +62,7 @@ def test_known_user_gets_unseen_items_with_titles_from_the_model(client, gateway
     assert scores == sorted(scores, reverse=True)
 
 
-def test_diversity_reranks_the_model_candidates(client):
+def test_diversity_reranks_the_model_candidates(client, gateway_world):
     """diversity > 0 answers MMR over all the model's candidates (the plain answer at the
     largest k, with the items' embeddings), which here differs from the plain top 4."""
     from recaug.serving_gateway.ranking import mmr
@@ -106,7 +70,7 @@ def test_diversity_reranks_the_model_candidates(client):
     pool = client.get("/recommend", params={"user_id": "user-7", "k": 12}).json()["items"]
     plain = [item["item_id"] for item in pool[:4]]
     diverse = client.get("/recommend", params={"user_id": "user-7", "k": 4, "diversity": 0.9}).json()["items"]
-    _, _, _, embeddings = _marketplace()
+    embeddings = io.read_parquet(gateway_world[0].lake.url("embeddings", "items.parquet"))
     vectors = dict(zip(embeddings["item_id"], embeddings["embedding"]))
     order = mmr([item["score"] for item in pool], np.stack([vectors[item["item_id"]] for item in pool]), 4, 0.9)
     expected = [pool[i]["item_id"] for i in order]
@@ -315,8 +279,7 @@ def test_an_explicit_artifact_pins_the_version_deployed_from_it(gateway_world, s
     settings, _, _ = gateway_world
     with TestClient(create_app(settings, artifact_dir=live_record(settings).artifact_dir + "/")) as client:
         assert client.get("/recommend", params={"user_id": "user-3"}).json()["model_version"] == "1"
-    never_deployed = make_exported_artifact(settings, serving_root / "never-deployed", [f"sku-{i:03d}" for i in range(30)],
-                                            seed=9)
+    never_deployed = make_exported_artifact(settings, serving_root / "never-deployed", ITEMS, seed=9)
     with TestClient(create_app(settings, artifact_dir=never_deployed)) as client:
         body = client.get("/recommend", params={"user_id": "user-3", "k": 3}).json()
         assert body["source"] == "fallback:model_unavailable" and len(body["items"]) == 3

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_helpers import Clients, OnnxOracle, serving, write_marketplace
+from gateway_helpers import Clients, OnnxOracle, gateway_test_settings, serving, write_marketplace
 from serving_helpers import make_exported_artifact
 
 pytestmark = pytest.mark.slow
@@ -18,20 +18,11 @@ def redeploy_world(request, serving_root, triton):
     """A lake with Feast features and version 1 of a model deployed; Triton keeps the newest
     1 (the default) or 2 versions loaded."""
     from recaug.deploy.deploy import deploy
-    from recaug.settings import load_settings
 
     loaded = request.param
     root = serving_root / f"redeploy-{loaded}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECAUG_PARAMS", str(root / "no-params.yaml"))
-        settings = load_settings({
-            "lake_root": str(root / "lake"),
-            "features": {"embedding_dim": 16, "include_augmented": False},
-            "export": {"top_k": 10, "parity_batch_sizes": [2], "parity_lengths": [5]},
-            "deploy": {"model_name": f"recaug_redeploy_{loaded}", "served": {"versions_loaded": loaded}, "target": {"type": "local", "home": str(triton.home)},
-                       "gateway": {"triton_timeout_s": 5.0, "features_timeout_s": 5.0}},
-        })
-    settings.lake.ensure()
+    settings = gateway_test_settings(root, f"recaug_redeploy_{loaded}", triton.home, triton_timeout_s=5.0,
+                                     features_timeout_s=5.0, versions_loaded=loaded)
     items = [f"sku-{i:03d}" for i in range(30)]
     interactions = write_marketplace(settings, items)
     first = make_exported_artifact(settings, root / "lake" / "models" / "run-1", items, seed=5)
@@ -55,11 +46,10 @@ def test_catalogue_changing_redeploy_under_load_gives_no_wrong_ids_and_no_errors
     popular = [item for item, _ in popular_items(settings, settings.deploy.gateway.popular_window_days)]
 
     with serving(create_app(settings)) as port, Clients(port, users, count=6, k=K) as clients:
-        clients.wait_for(lambda answers: sum(a.body.get("model_version") == "1" for a in answers) >= 60)
+        clients.wait_for_answers(60, model_version="1")
         record = deploy(settings, second)
         assert record.outcome == "deployed" and record.version == 2
-        during = len(clients.snapshot())
-        clients.wait_for(lambda answers: sum(a.body.get("model_version") == "2" for a in answers[during:]) >= 60)
+        clients.wait_for_answers(60, new=True, model_version="2")
     answers = clients.snapshot()
 
     assert clients.failures == [] and [a for a in answers if a.status != 200] == []
