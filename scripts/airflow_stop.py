@@ -98,18 +98,23 @@ def _is_airflow(process: psutil.Process) -> bool:
         return False
 
 
-def running_tasks(home: Path) -> dict[str, str]:
-    """Task instance id (hex, no dashes) -> 'dag.task run=... ' from the SQLite metadata database."""
+def metadata_rows(home: Path, query: str) -> list[tuple]:
+    """Rows of a read-only query on the instance's SQLite metadata database; none when it
+    does not exist or cannot be read (stopping must not depend on it)."""
     database = home / "airflow.db"
     if not database.exists():
-        return {}
+        return []
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
-            rows = connection.execute(
-                "SELECT id, dag_id, task_id, run_id, map_index FROM task_instance WHERE state IN ('running', 'queued', 'restarting')"
-            ).fetchall()
+            return connection.execute(query).fetchall()
     except sqlite3.Error:
-        return {}
+        return []
+
+
+def running_tasks(home: Path) -> dict[str, str]:
+    """Task instance id (hex, no dashes) -> 'dag.task run=... ' from the SQLite metadata database."""
+    rows = metadata_rows(home, "SELECT id, dag_id, task_id, run_id, map_index FROM task_instance "
+                               "WHERE state IN ('running', 'queued', 'restarting')")
     labels = {}
     for ti_id, dag_id, task_id, run_id, map_index in rows:
         shard = f"[{map_index}]" if map_index is not None and map_index >= 0 else ""
@@ -119,14 +124,7 @@ def running_tasks(home: Path) -> dict[str, str]:
 
 def unfinished_runs(home: Path) -> dict[str, dict]:
     """Run id -> conf of the runs the metadata database still calls queued or running."""
-    database = home / "airflow.db"
-    if not database.exists():
-        return {}
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
-            rows = connection.execute("SELECT run_id, conf FROM dag_run WHERE state IN ('running', 'queued')").fetchall()
-    except sqlite3.Error:
-        return {}
+    rows = metadata_rows(home, "SELECT run_id, conf FROM dag_run WHERE state IN ('running', 'queued')")
     return {run_id: (json.loads(conf) if conf else None) or {} for run_id, conf in rows}
 
 
