@@ -28,8 +28,6 @@ import http.client
 import json
 import logging
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "serving"))  # the reliability test's helpers
 
 from gateway_helpers import Answer, Clients, OnnxOracle, write_marketplace  # noqa: E402
+from gateway_process import gateway_process  # noqa: E402
 from serving_helpers import make_exported_artifact  # noqa: E402
 
 N_ITEMS, N_USERS, N_EVENTS, NEW_ITEMS, TOP_K, K = 2_000, 1_000, 30_000, 40, 20, 10
@@ -87,7 +86,7 @@ def build_settings(root: Path, versions_loaded: int | None):
 
 
 @contextlib.contextmanager
-def gateway_process(settings, root: Path):
+def running_gateway(settings, root: Path):
     """`recaug serve gateway` on a free port, settings from a params.yaml written for it."""
     import yaml
 
@@ -95,28 +94,8 @@ def gateway_process(settings, root: Path):
 
     params = root / "gateway-params.yaml"
     params.write_text(yaml.safe_dump(to_params(settings)))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log_file = open(root / "gateway.log", "wb")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "recaug"), "serve", "gateway", "--port", str(port)],
-                               env={**os.environ, "RECAUG_PARAMS": str(params)}, cwd=root,
-                               stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"gateway exited with code {process.returncode}; see {root / 'gateway.log'}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with gateway_process(params, root, log=root / "gateway.log") as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log_file.close()
 
 
 def sequential_latency(port: int, users: list[str], requests: int) -> dict:
@@ -219,7 +198,7 @@ def main() -> int:
             first = deploy(settings, artifacts[0])
             logging.info("bench: version %d live; starting %d clients for %g s", first.version, args.clients,
                          args.duration)
-            with gateway_process(settings, root) as port:
+            with running_gateway(settings, root) as port:
                 results["sequential_before_load"] = sequential_latency(port, users, args.sequential)
                 with Clients(port, users, count=args.clients, k=K, keep=keep) as clients:
                     started = time.time()

@@ -32,7 +32,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -43,6 +42,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from gateway_process import gateway_process  # noqa: E402
+
 N_ITEMS, N_USERS, LENGTH, TOP_K = 10_000, 2_000, 50, 20
 TARGETS = {"triton_http_p99_ms_batch1": 1.5, "batching_speedup_32_clients": 2.0, "gateway_p99_ms": 10.0}
 
@@ -308,8 +310,6 @@ def gateway_latency(settings, root: Path, artifact: str, repeats: int) -> dict:
 @contextlib.contextmanager
 def running_gateway(settings, root: Path, artifact: str, overrides: list[str]):
     """`recaug serve gateway` on a free port, settings from a params.yaml written for it."""
-    import subprocess
-
     import yaml
 
     from recaug.settings import to_params
@@ -318,26 +318,9 @@ def running_gateway(settings, root: Path, artifact: str, overrides: list[str]):
     gateway_settings = settings.model_copy(deep=True)
     gateway_settings.deploy.model_name = "bench_unbatched"
     params.write_text(yaml.safe_dump(to_params(gateway_settings)))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "recaug"), "serve", "gateway", "--port", str(port),
-               "--artifact", artifact, *(part for item in overrides for part in ("--set", item))]
-    process = subprocess.Popen(command, env={**os.environ, "RECAUG_PARAMS": str(params)}, cwd=root)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"gateway exited with code {process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+    args = ["--artifact", artifact, *(part for item in overrides for part in ("--set", item))]
+    with gateway_process(params, root, args) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def timed_gateway_calls(port: int, params: dict, repeats: int) -> dict:
