@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WITH_VENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH
 
-.PHONY: venv demo test bench airflow lock clean
+.PHONY: venv demo test test-fast bench airflow lock clean
 
 venv:
 	@scripts/bootstrap.sh $(VENV) requirements/lock.txt --editable
@@ -16,6 +16,11 @@ demo: venv
 
 test: venv
 	@$(WITH_VENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The tier to run while working: unit tests and light integration (no servers, no real
+# LLM, no end-to-end runs); `make test` (what CI runs) adds the tests marked slow.
+test-fast: venv
+	@$(WITH_VENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Airflow standalone on 127.0.0.1 with the DAGs loaded (ARGS=stop|status).
 airflow: venv

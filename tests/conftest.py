@@ -39,6 +39,20 @@ def pytest_unconfigure(config):
         shutil.rmtree(home, ignore_errors=True)
 
 
+# Cheap tiers first, so a broken unit shows in seconds, not after the end-to-end runs.
+_TIER_ORDER = ("unit", "dags", "integration", "faults", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run tests/unit first and tests/e2e last; the sort is stable, so each module stays whole."""
+    def tier(item) -> int:
+        parts = Path(str(item.path)).relative_to(config.rootpath).parts
+        name = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+        return _TIER_ORDER.index(name) if name in _TIER_ORDER else len(_TIER_ORDER)
+
+    items.sort(key=tier)
+
+
 @pytest.fixture
 def lake_root(tmp_path):
     root = tmp_path / "lake"

@@ -15,6 +15,8 @@ import pytest
 from recaug.orchestrate.airflow_env import airflow_env
 from recaug.orchestrate.local_run import ensure_airflow_db
 
+pytestmark = pytest.mark.slow  # each case parses the DAG and runs dag.test() in a fresh interpreter
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs the first task only (find_batches: it reads the Params into settings and lists the

@@ -8,6 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # loads the real SmolLM2 in a subprocess
+
 LOAD_LIKE_A_TASK = textwrap.dedent("""
     import logging, sys
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
