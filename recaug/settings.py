@@ -24,6 +24,7 @@ from recaug.features.config import FeaturesConfig
 from recaug.lake import Lake
 from recaug.lake_lock import LakeLockConfig
 from recaug.models.config import ModelConfig
+from recaug.privacy.config import PrivacyConfig
 from recaug.train.config import TrainConfig
 from recaug.validate.config import ValidateConfig
 
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     export: ExportConfig = ExportConfig()
     deploy: DeployConfig = DeployConfig()
     lock: LakeLockConfig = LakeLockConfig()
+    privacy: PrivacyConfig = Field(PrivacyConfig(), description="pseudonym key, personal fields, DVC remote column drop")
 
     @property
     def lake(self) -> Lake:

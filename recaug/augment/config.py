@@ -106,6 +106,36 @@ class InteractionAugmentConfig(BaseModel):
     )
 
 
+DataFlow = Literal["local_only", "pseudonymised", "allowed"]
+
+
+class DataFlowPolicy(BaseModel):
+    """What each task may send to an LLM endpoint that is not on this machine (docs/PRIVACY.md).
+
+    A local backend (transformers, template) or an OpenAI-compatible endpoint on the
+    loopback receives full prompts whatever the policy. For any other endpoint:
+    `local_only` refuses the task before anything is sent (the default: nothing leaves
+    the machine unless the operator says so), `pseudonymised` sends minimised user
+    histories (no dates, titles generalised to categories when `generalise_titles`),
+    `allowed` sends the same prompts as a local model gets. No prompt ever holds a user id.
+    """
+
+    item: DataFlow = Field("local_only", description="item enrichment: catalogue fields only (pseudonymised = allowed)")
+    profile: DataFlow = Field("local_only", description="user profiles: the user's recent items (with dates unless pseudonymised)")
+    pick: DataFlow = Field(
+        "local_only", description="interaction picks: the user's recent items and the retriever's candidate items"
+    )
+    generalise_titles: bool = Field(
+        True, description="pseudonymised: the user's history shows categories instead of item titles (candidates keep "
+        "their titles: the model must tell them apart)"
+    )
+    endpoint_location: Literal["auto", "external", "local"] = Field(
+        "auto", description="auto: local when the endpoint host is localhost or resolves only to loopback addresses "
+        "(127.0.0.0/8, ::1); external: always treat it as external (a loopback tunnel or proxy to a remote service); "
+        "local: the operator vouches that the endpoint is inside the trust boundary (own GPU host)"
+    )
+
+
 class AugmentConfig(BaseModel):
     enabled: bool = Field(True, description="run the augmentation stage")
     backend: BackendConfig = Field(
@@ -136,3 +166,6 @@ class AugmentConfig(BaseModel):
         InteractionAugmentConfig(), description="interaction augmentation for sparse users"
     )
     denoise: DenoiseConfig = Field(DenoiseConfig(), description="confidence threshold and training-time loss pruning")
+    privacy: DataFlowPolicy = Field(
+        DataFlowPolicy(), description="per-task data-flow policy for LLM endpoints off this machine (docs/PRIVACY.md)"
+    )

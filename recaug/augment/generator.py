@@ -32,6 +32,10 @@ class ChatPrompt(BaseModel):
     response_prefix: str = Field(
         "", description="start of the answer; backends that can prefill the reply continue from it"
     )
+    subject: str | None = Field(
+        None, description="keyed pseudonym of the user whose data the prompt holds: tags its cache entry so "
+        "`recaug privacy forget` finds it; never sent, not part of the cache key"
+    )
 
 
 class Generation(BaseModel):
@@ -47,6 +51,8 @@ class Generator(abc.ABC):
     #: written next to every output and part of every cache key
     model_id: str
     backend: str
+    #: where prompts are sent (an URL), None for backends that run on this machine
+    endpoint: str | None = None
 
     @abc.abstractmethod
     def generate(

@@ -71,11 +71,13 @@ def augment_interactions(settings, inputs: "AugmentInputs", runner: GenerationRu
     sparse = users[users["n_events"] <= icfg.sparse_max_events]
     item_rows = inputs.item_rows()
     requests, targets = [], []
+    shape = runner.privacy.shape("pick")
     for user in sparse.itertuples(index=False):
         found = retriever.candidates(user.items, icfg.candidates)
         if len(found) < 2:
             continue
-        requests.append(prompts.pick_prompt(user.history, [prompts.item_brief(i, item_rows.get(i)) for i, _ in found]))
+        candidates = [prompts.item_brief(i, item_rows.get(i)) for i, _ in found]
+        requests.append(prompts.pick_prompt(user.history, candidates, shape, runner.privacy.subject(user.user_id)))
         targets.append((user.user_id, user.last_event, found))
 
     def parse(text, prompt, from_model):

@@ -29,6 +29,7 @@ from recaug.augment.inputs import load_inputs
 from recaug.augment.interactions import InteractionStats, augment_interactions, augmented_table, write_interactions
 from recaug.augment.profiles import build_profiles, write_profiles
 from recaug.augment.runner import GenerationRunner, TaskStats
+from recaug.privacy.pseudonyms import Pseudonymiser
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class AugmentStats(BaseModel):
     seconds: float = 0.0
     finished_at: str = ""
     outputs: dict[str, str] = Field(default_factory=dict)
+    data_flow: dict[str, str] = Field(
+        default_factory=dict, description="where each task that may prompt sends its prompts, under which policy"
+    )
 
 
 def run_augmentation(settings, generator: Generator | None = None, progress: bool | None = None) -> AugmentStats:
@@ -71,7 +75,11 @@ def run_augmentation(settings, generator: Generator | None = None, progress: boo
         rate = (measured_seconds_per_prompt(_previous_stats(settings), generator.model_id)
                 or configured_seconds_per_prompt(cfg.backend))
         _announce_run(settings, inputs, generator, rate)
-        runner = GenerationRunner(generator, GenerationCache(lake.url("cache", "generations")), cfg, progress, budget, rate)
+        runner = GenerationRunner(generator, GenerationCache(lake.url("cache", "generations")), cfg, progress, budget, rate,
+                                  pseudonymise=Pseudonymiser.for_lake(settings))
+        flows = runner.privacy.check(_prompting_tasks(cfg, generator))  # refuse before the first prompt is sent
+        for flow in flows.values():
+            log.info("augment: %s prompts go %s", flow.task, flow.describe())
         enrichment, item_stats = enrich_items(settings, inputs, runner)
         outputs = {"item_enrichment": write_enrichment(settings, enrichment)}
         profiles, profile_stats = build_profiles(settings, inputs, runner)
@@ -89,6 +97,7 @@ def run_augmentation(settings, generator: Generator | None = None, progress: boo
     stats = AugmentStats(
         run_id=settings.run_id, enabled=True, backend=generator.backend, model_id=generator.model_id,
         items=item_stats, profiles=profile_stats, interactions=interaction_stats,
+        data_flow={task: flow.describe() for task, flow in flows.items()},
         generations=sum(s.generations for s in tasks), cache_hits=sum(s.cache_hits for s in tasks),
         fallbacks=sum(s.fallbacks for s in tasks), tokens_in=sum(s.tokens_in for s in tasks),
         tokens_out=sum(s.tokens_out for s in tasks), seconds=round(time.perf_counter() - started, 3),
@@ -98,6 +107,15 @@ def run_augmentation(settings, generator: Generator | None = None, progress: boo
     log.info("augment: %d generations, %d cache hits, %d fallbacks in %.1fs (%s)",
              stats.generations, stats.cache_hits, stats.fallbacks, stats.seconds, stats.model_id)
     return stats
+
+
+def _prompting_tasks(cfg, generator: Generator) -> list[str]:
+    """The tasks that may send prompts this run (a cap of 0 or a budget of 0 sends none)."""
+    if generator.backend == "template" or cfg.max_llm_prompts_per_run == 0:
+        return []
+    caps = {"item": cfg.max_items_per_run, "profile": cfg.max_profiles_per_run,
+            "pick": cfg.interactions.max_users_per_run if cfg.interactions.enabled else 0}
+    return [task for task, cap in caps.items() if cap > 0]
 
 
 def _previous_stats(settings) -> dict | None:

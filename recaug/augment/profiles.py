@@ -44,7 +44,8 @@ def build_profiles(settings, inputs: "AugmentInputs", runner: GenerationRunner) 
 
     cfg = settings.augment
     users = user_histories(inputs, cfg.profile_history)
-    requests = [prompts.profile_prompt(h) for h in users["history"]]
+    shape = runner.privacy.shape("profile")
+    requests = [prompts.profile_prompt(h, shape, runner.privacy.subject(u)) for u, h in zip(users["user_id"], users["history"])]
 
     def parse(text, prompt, from_model):
         return outputs.parse_profile(text, cfg.max_profile_chars, from_model)

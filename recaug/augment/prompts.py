@@ -12,7 +12,7 @@ Changing the wording of a prompt means bumping its version in `PromptVersions`
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from recaug.augment.generator import ChatMessage, ChatPrompt
 from recaug.augment.sanitize import plain_text
@@ -96,24 +96,41 @@ def item_prompt(fields: dict[str, str], attribute_keys: list[str]) -> ChatPrompt
     )
 
 
-def profile_prompt(history: list[dict[str, str]]) -> ChatPrompt:
-    """`history`: sanitised {title, categories, date} dicts, oldest first."""
+History = list[dict[str, str]]
+
+
+def _unchanged(history: History) -> History:
+    return history
+
+
+def profile_prompt(history: History, shape: Callable[[History], History] = _unchanged,
+                   subject: str | None = None) -> ChatPrompt:
+    """`history`: sanitised {title, categories, date} dicts, oldest first. `shape` minimises
+    the history (and the worked example alike, so the example shows no field the policy
+    withholds); `subject` is the user's pseudonym (tags the cache entry, never sent)."""
+    history = shape(history)
+    example = (shape(PROFILE_EXAMPLE[0]), PROFILE_EXAMPLE[1])
     return ChatPrompt(
         task="profile",
-        messages=_chat(PROFILE_SYSTEM, "history", PROFILE_EXAMPLE, history),
+        messages=_chat(PROFILE_SYSTEM, "history", example, history),
         fields={"history": history},
         response_prefix='{"profile": "',
+        subject=subject,
     )
 
 
-def pick_prompt(history: list[dict[str, str]], candidates: list[dict[str, str]]) -> ChatPrompt:
+def pick_prompt(history: History, candidates: list[dict[str, str]], shape: Callable[[History], History] = _unchanged,
+                subject: str | None = None) -> ChatPrompt:
     """`candidates` are shown numbered from 1, in retriever order (best first)."""
+    history = shape(history)
     numbered = [{"number": i + 1, **c} for i, c in enumerate(candidates)]
+    example = ({**PICK_EXAMPLE[0], "recent": shape(PICK_EXAMPLE[0]["recent"])}, PICK_EXAMPLE[1])
     return ChatPrompt(
         task="pick",
-        messages=_chat(PICK_SYSTEM, "data", PICK_EXAMPLE, {"recent": history, "candidates": numbered}),
+        messages=_chat(PICK_SYSTEM, "data", example, {"recent": history, "candidates": numbered}),
         fields={"history": history, "candidates": numbered},
         response_prefix='{"positive": ',
+        subject=subject,
     )
 
 

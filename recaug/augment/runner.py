@@ -24,6 +24,7 @@ from recaug.augment.budget import LLMBudget, Progress, SecondsPerPrompt, configu
 from recaug.augment.cache import INVALID, OK, GenerationCache, generation_key
 from recaug.augment.generator import ChatPrompt, Generator
 from recaug.augment.outputs import InvalidOutput
+from recaug.augment.privacy import PromptPrivacy
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class Outcome(Generic[T]):
 
 class GenerationRunner:
     def __init__(self, generator: Generator, cache: GenerationCache, config, progress: bool | None = None,
-                 budget: LLMBudget | None = None, seconds_per_prompt: SecondsPerPrompt | None = None):
+                 budget: LLMBudget | None = None, seconds_per_prompt: SecondsPerPrompt | None = None,
+                 pseudonymise: Callable[[str], str] | None = None):
         self.generator = generator
         self.cache = cache
         self.config = config
@@ -73,6 +75,8 @@ class GenerationRunner:
         self.seconds_per_prompt = seconds_per_prompt or configured_seconds_per_prompt(config.backend)
         self._measured_prompts = 0
         self._measured_seconds = 0.0
+        # the data-flow policy for this generator's endpoint: checked before any prompt is sent
+        self.privacy = PromptPrivacy(config.privacy, generator.endpoint, pseudonymise)
 
     @property
     def uses_llm(self) -> bool:
@@ -94,6 +98,7 @@ class GenerationRunner:
             if entry is not None:
                 hit = self._from_cache(entry, prompt, key, parse)
                 if hit is not None:
+                    self.cache.tag(key, prompt.subject)  # the same prompt may come from another user
                     outcomes[i] = hit
                     stats.cache_hits += 1
                     stats.fallbacks += hit.fallback
@@ -105,6 +110,7 @@ class GenerationRunner:
             outcomes[i] = self._template(prompts[i], keys[i], parse, deferred=True)
         stats.deferred = len(deferred)
         if chosen:
+            self.privacy.check([task])
             progress = Progress(task, len(chosen), self.seconds_per_prompt)
             progress.announce(cached=stats.cache_hits, deferred=stats.deferred)
             self._generate(chosen, prompts, keys, parse, prompt_version, stats, outcomes, progress)
@@ -169,13 +175,13 @@ class GenerationRunner:
                     failures[i] = (generation.text, str(exc))
                     retry.append(i)
                     continue
-                self.cache.put(keys[i], self._entry(OK, generation.text, prompt_version, generation))
+                self.cache.put(keys[i], self._entry(OK, generation.text, prompt_version, generation), prompts[i].subject)
                 outcomes[i] = Outcome(value, self.generator.backend, self.generator.model_id, keys[i])
             remaining = retry
         for i in remaining:
             text, reason = failures[i]
             log.debug("%s: invalid after %d attempts (%s): %r", keys[i][:12], self.config.max_attempts, reason, text[:200])
-            self.cache.put(keys[i], {**self._entry(INVALID, text, prompt_version), "reason": reason})
+            self.cache.put(keys[i], {**self._entry(INVALID, text, prompt_version), "reason": reason}, prompts[i].subject)
             stats.fallbacks += 1
             outcomes[i] = self._template(prompts[i], keys[i], parse, fallback=True)
 

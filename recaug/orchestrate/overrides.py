@@ -56,7 +56,8 @@ FORM_FIELDS = (
     FormField("augment_enabled", "augment.enabled", "Run LLM augmentation (item enrichment, user profiles, synthetic interactions).",
               {"type": "boolean"}),
     FormField("augment_backend", "augment.backend.type", "Text generator: the local LLM, templates (no LLM), or the "
-              "OpenAI-compatible endpoint when the operator configured one.", {"type": "string"}),
+              "OpenAI-compatible endpoint when the operator configured one (under the operator's data-flow policy, "
+              "docs/PRIVACY.md).", {"type": "string"}),
     FormField("augment_budget", "augment.max_llm_prompts_per_run", "LLM prompts this run may send, all tasks together: "
               "item descriptions first (cold and long-tail items), then user profiles (sparsest users), then interaction "
               "picks for sparse users; each task also keeps its own cap (augment.max_items_per_run, "

@@ -72,6 +72,7 @@ class OpenAIGenerator(Generator):
 
         self.config = config
         self.model_id = f"openai:{config.model}"
+        self.endpoint = config.base_url
         self._sleep = sleep
         self._rng = rng or random.Random()
         headers = {"Content-Type": "application/json"}

@@ -38,6 +38,11 @@ ATTACKS = {
     "train.gate_tolerance": 1.0,
     "export.parity_tolerance": 10.0,
     "validate.require_known_items": False,
+    "augment.privacy.profile": "allowed",
+    "augment.privacy.endpoint_location": "local",
+    "privacy.personal_fields": [],
+    "privacy.dvc_remote_drop_columns": [],
+    "privacy.pseudonym_key_env": "HOME",
 }
 
 

@@ -1,0 +1,1 @@
+"""Privacy: keyed pseudonyms, masking of personal fields, and `recaug privacy forget`."""
