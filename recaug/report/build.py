@@ -377,6 +377,14 @@ def _decision(gate: dict | None, deployed: dict | None, trained: bool) -> tuple[
     return "Not deployed: no gate decision was recorded", "neutral", "The live model is unchanged."
 
 
+def _batch_span(names: list[str], shown: int = 3) -> str:
+    """Batch names for the card: all of a few, else the first ones and the last (the full
+    list is in the details below), so a first run over 30 daily batches stays one line."""
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])}, … {names[-1]}"
+
+
 def _what_changed(settings, records: list[TaskRecord]) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = []
     ingest = _record(records, "validate_ingest")
@@ -384,8 +392,8 @@ def _what_changed(settings, records: list[TaskRecord]) -> list[tuple[str, str]]:
         result = ingest.result
         accepted, rejected = result.get("accepted", []), result.get("rejected", [])
         rows = ", ".join(f"{table} {count:,}" for table, count in sorted((result.get("curated_rows") or {}).items()))
-        facts.append(("New data", f"{len(accepted)} batch(es) accepted" + (f" ({', '.join(accepted)})" if accepted else "")
-                      + f", {len(rejected)} rejected" + (f" ({', '.join(rejected)})" if rejected else "")
+        facts.append(("New data", f"{len(accepted)} batch(es) accepted" + (f" ({_batch_span(accepted)})" if accepted else "")
+                      + f", {len(rejected)} rejected" + (f" ({_batch_span(rejected)})" if rejected else "")
                       + (f"; curated rows now: {rows}" if rows else "")))
     stats = _read_json(settings.lake.url("augment", "stats.json"))
     if isinstance(stats, dict) and stats.get("enabled", True) and isinstance(stats.get("items"), dict):

@@ -94,3 +94,10 @@ def test_training_curve_draws_one_panel_per_unit():
     assert [(title, unit, list(series)) for title, unit, series in panels] == [
         ("Training loss", "loss (cross-entropy)", ["loss"]), ("Validation", "score", ["valid_ndcg@10"]),
         ("Pruned augmented samples", "samples per epoch", ["pruned"]), ("Epoch time", "seconds", ["seconds"])]
+
+
+def test_card_names_a_few_batches_and_the_last_of_many():
+    from recaug.report.build import _batch_span
+
+    assert _batch_span(["a", "b", "c", "d"]) == "a, b, c, d"
+    assert _batch_span([f"2026-01-{day:02d}" for day in range(1, 31)]) == "2026-01-01, 2026-01-02, 2026-01-03, … 2026-01-30"
