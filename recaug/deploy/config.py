@@ -90,6 +90,10 @@ class GatewayConfig(BaseModel):
         2.0, gt=0, description="deadline of one Triton call (gRPC when the target has a gRPC address, else HTTP)"
     )
     features_timeout_s: float = Field(2.0, gt=0, description="timeout of one online feature lookup")
+    default_diversity: float | None = Field(
+        None, ge=0.0, le=1.0, description="MMR weight of requests without `diversity`; None = the weight chosen on "
+        "validation for the answering version (its metrics.json `mmr.chosen_weight`; 0 when it has none)"
+    )
     mmr_candidates: int = Field(
         0, ge=0, description="candidates re-ranked by MMR when diversity > 0 (0 = all K from the model)"
     )

@@ -46,7 +46,9 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
         response: Response,
         user_id: str = Query(..., min_length=1, max_length=256, description="the user to recommend for"),
         k: int = Query(settings.deploy.gateway.default_k, ge=1, description="number of items"),
-        diversity: float = Query(0.0, ge=0.0, le=1.0, description="MMR trade-off: 0 = model order, 1 = most diverse"),
+        diversity: float | None = Query(None, ge=0.0, le=1.0, description="MMR trade-off: 0 = model order, 1 = most "
+                                        "diverse; default: deploy.gateway.default_diversity, else the weight chosen "
+                                        "on validation for the answering model"),
     ):
         current = holder["service"]
         if k > current.top_k:

@@ -49,6 +49,7 @@ class ServedModel:
     top_k: int
     vocab: list[str | None] = field(repr=False)
     index: dict[str, int] = field(repr=False)
+    diversity: float = 0.0  # MMR weight chosen on validation (recaug.train.diversity): the default of requests
 
     def encode(self, item_ids: list[str], timestamps: list[int]) -> tuple[list[int], list[int]]:
         """History (oldest first) as this version's item indices; items it does not know are left out."""
@@ -230,7 +231,21 @@ def _load(record: "DeployRecord") -> ServedModel:
                               "decode this version's answers with it")
     index = {item: i for i, item in enumerate(vocab) if item is not None}
     return ServedModel(version=int(record.version), artifact_dir=str(record.artifact_dir),
-                       top_k=int(document["top_k"]), vocab=vocab, index=index)
+                       top_k=int(document["top_k"]), vocab=vocab, index=index, diversity=_chosen_diversity(record))
+
+
+def _chosen_diversity(record: "DeployRecord") -> float:
+    """The MMR weight chosen on validation for this version; 0 (the model's order) when its
+    metrics.json has none or cannot be read (it only sets a default, so it never blocks serving)."""
+    from recaug.train.diversity import served_weight
+
+    url = io.join(record.artifact_dir, "metrics.json")
+    try:
+        return served_weight(io.read_json(url)) if io.exists(url) else 0.0
+    except Exception as exc:
+        log.warning("gateway: version %s: cannot read the default diversity from %s (%s: %s); using 0",
+                    record.version, url, type(exc).__name__, exc)
+        return 0.0
 
 
 def _normalised(path: str) -> str:

@@ -236,9 +236,10 @@ class RecommendationService:
         return [found[item_id] for item_id in item_ids]
 
     # -- requests ---------------------------------------------------------------------
-    async def recommend(self, user_id: str, k: int, diversity: float = 0.0, now: int | None = None,
+    async def recommend(self, user_id: str, k: int, diversity: float | None = None, now: int | None = None,
                         timings: dict[str, float] | None = None) -> Recommendation:
-        """`timings` (if given) receives seconds spent per dependency: context, triton, items."""
+        """`timings` (if given) receives seconds spent per dependency: context, triton, items;
+        `diversity` None: the configured default, else the answering version's chosen weight."""
         started = time.perf_counter()
         answer = await self._recommend(user_id, k, diversity, int(time.time()) if now is None else now,
                                        {} if timings is None else timings)
@@ -247,7 +248,7 @@ class RecommendationService:
         self.metrics.live_version = served.version if served else 0
         return answer
 
-    async def _recommend(self, user_id: str, k: int, diversity: float, now: int,
+    async def _recommend(self, user_id: str, k: int, diversity: float | None, now: int,
                          timings: dict[str, float]) -> Recommendation:
         from recaug.features.online import get_user_context
 
@@ -266,6 +267,9 @@ class RecommendationService:
             return self._fallback(user_id, exc, seen, k)
         finally:
             timings["triton"] = time.perf_counter() - started
+        if diversity is None:
+            diversity = self.config.default_diversity if self.config.default_diversity is not None else (
+                model.diversity if model is not None else 0.0)
         if ids is None:  # no history this version knows: cold start
             candidates = [(item, score) for item, score in self.popular if item not in seen]
             return await self._answer(user_id, outcomes.POPULAR, None, candidates, k, diversity, timings)

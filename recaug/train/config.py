@@ -66,9 +66,26 @@ class TrainConfig(BaseModel):
     cold_boost_max_ndcg_loss: float = Field(
         0.1, description="share of validation NDCG@10 (relative) the cold-item boost may give up"
     )
+    mmr_weights: list[float] = Field(
+        [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9], description="MMR diversity weights evaluated after training "
+        "(recaug.train.diversity): NDCG/Recall@10, intra-list diversity and coverage of the gateway's re-ranked "
+        "top-10 for each (0, the model's order, is always included)"
+    )
+    mmr_max_ndcg_loss: float = Field(
+        0.02, ge=0.0, le=1.0, description="the gateway's default diversity is the largest of mmr_weights whose "
+        "validation NDCG@10 stays within this share (relative) of weight 0's"
+    )
     cold_user_threshold: int = Field(5, description="users with fewer training events form the cold-user slice")
     checkpoint_every: int = Field(1, description="epochs between resumable checkpoints (0 = never)")
     gate_metric: str = Field("ndcg@10", description="validation metric the champion/challenger gate compares")
     gate_tolerance: float = Field(
         0.002, description="a challenger may be this much (absolute) below the champion and still deploy"
+    )
+    gate_min_coverage: float = Field(
+        0.0, ge=0.0, le=1.0, description="floor: share of the catalogue the validation top-10 lists must cover "
+        "together, at the model's default MMR weight, or the gate keeps the live model (0 = no floor)"
+    )
+    gate_min_diversity: float = Field(
+        0.0, ge=0.0, le=2.0, description="floor: mean intra-list diversity (1 - mean pairwise cosine of the items' "
+        "text embeddings) of the validation top-10 lists at the model's default MMR weight (0 = no floor)"
     )

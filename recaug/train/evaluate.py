@@ -29,6 +29,31 @@ class EvaluationResult(BaseModel):
     test: dict[str, Any]
     metrics_path: str
     plots: list[str] = []
+    mmr: dict[str, Any] | None = None  # the diversity trade-off and the default weight (recaug.train.diversity)
+
+
+def masked_scores(recommender, cases: EvalCases, config, max_length: int, device=None):
+    """Yields (rows, scores [B, N+1], targets [B]) per batch of cases: the whole catalogue scored,
+    the padding index and each user's history at -inf (what a served top-K never shows)."""
+    import torch
+
+    device = device or torch.device("cpu")
+    was_training = getattr(recommender, "training", False)
+    if was_training:
+        recommender.eval()
+    try:
+        with torch.inference_mode():
+            for rows, history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length,
+                                                                               recommender.padding_invariant):
+                scores = recommender.score(torch.from_numpy(history).to(device), torch.from_numpy(times).to(device),
+                                           torch.from_numpy(now).to(device)).float()
+                scores = scores.clone()
+                scores[:, 0] = float("-inf")
+                scores.scatter_(1, torch.from_numpy(seen).to(device), float("-inf"))
+                yield rows, scores, torch.from_numpy(targets).to(device)
+    finally:
+        if was_training:
+            recommender.train()
 
 
 def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, config, max_length: int,
@@ -37,28 +62,13 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
     import torch
 
     ks = sorted(config.ks)
-    device = device or torch.device("cpu")
     if len(cases) == 0:
         return {"overall": {"cases": 0}, "cold_items": {"cases": 0}, "cold_users": {"cases": 0}}
     ranks_all = np.zeros(len(cases), dtype=np.int64)
     tops_all = np.zeros((len(cases), max(ks)), dtype=np.int64)
-    was_training = getattr(recommender, "training", False)
-    if was_training:
-        recommender.eval()
-    with torch.inference_mode():
-        for rows, history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length,
-                                                                           recommender.padding_invariant):
-            history_t = torch.from_numpy(history).to(device)
-            scores = recommender.score(history_t, torch.from_numpy(times).to(device),
-                                       torch.from_numpy(now).to(device)).float()
-            scores = scores.clone()
-            scores[:, 0] = float("-inf")
-            scores.scatter_(1, torch.from_numpy(seen).to(device), float("-inf"))
-            target_t = torch.from_numpy(targets).to(device)
-            ranks_all[rows] = target_ranks(scores, target_t)
-            tops_all[rows] = torch.topk(scores, max(ks), dim=1).indices.cpu().numpy()
-    if was_training:
-        recommender.train()
+    for rows, scores, targets in masked_scores(recommender, cases, config, max_length, device):
+        ranks_all[rows] = target_ranks(scores, targets)
+        tops_all[rows] = torch.topk(scores, max(ks), dim=1).indices.cpu().numpy()
     embeddings = data.text if data.text.shape[1] else None
     cold_items = data.train_counts[cases.targets] < config.cold_item_threshold
     cold_users = np.array([len(h) for h in cases.histories]) < config.cold_user_threshold
@@ -120,6 +130,7 @@ def fit_baselines(data: SequenceData) -> dict[str, Any]:
 def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
     """Re-evaluate a saved model on the lake's current data; writes metrics.json and plots."""
     from recaug.models.artifact import METRICS_FILE, load_artifact
+    from recaug.train.diversity import candidates_served, mmr_curve
     from recaug.train.plots import plot_metric_bars
     from recaug.train.loop import select_device
     from recaug.train.run import load_sequences, resolve_artifact_dir
@@ -133,11 +144,12 @@ def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
     max_length = model.config.max_length
     valid = evaluate_recommender(recommender, data.valid, data, settings.train, max_length, device)
     test = evaluate_recommender(recommender, data.test, data, settings.train, max_length, device)
+    mmr = mmr_curve(recommender, data, settings.train, max_length, candidates_served(settings), device)
     baselines = {name: {"test": evaluate_recommender(baseline, data.test, data, settings.train, max_length, device)}
                  for name, baseline in fit_baselines(data).items()}
     metrics_url = io.join(artifact_dir, METRICS_FILE)
     previous = io.read_json(metrics_url) if io.exists(metrics_url) else {}
-    metrics = {**previous, "split": data.split, "valid": valid, "test": test, "baselines": baselines}
+    metrics = {**previous, "split": data.split, "valid": valid, "test": test, "mmr": mmr, "baselines": baselines}
     io.write_json(metrics_url, metrics)
     plots = []
     if io.is_local(artifact_dir):
@@ -146,7 +158,7 @@ def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
              valid["overall"].get("ndcg@10", float("nan")), test["overall"].get("ndcg@10", float("nan")),
              test["overall"].get("hr@10", float("nan")))
     return EvaluationResult(artifact_dir=artifact_dir, split=data.split, valid=valid, test=test,
-                            metrics_path=metrics_url, plots=plots)
+                            metrics_path=metrics_url, plots=plots, mmr=mmr)
 
 
 def markdown_table(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:

@@ -9,6 +9,12 @@ promotes nothing, and the next gate still compares against what really serves. L
 before this rule may hold `models/champion.json` (written by older gates, not necessarily
 served): it is read only while no deploy record exists, and never written.
 
+Besides NDCG, the challenger must reach floors on what users would see from it: the
+catalogue coverage and the intra-list diversity of its validation top-10 lists at its
+default MMR weight (`train.gate_min_coverage`, `train.gate_min_diversity`; 0 = no floor;
+recaug.train.diversity). A floor missed keeps the live model, and the reason names the
+floor and by how much it was missed.
+
 Both models are compared on the same evaluation data: when the champion was evaluated on
 other data than the challenger (its data_versions.json differs), it is re-evaluated on
 the challenger's data (the lake's current tables) first.
@@ -38,6 +44,20 @@ class Champion(BaseModel):
     source: str = Field(description="where it was read from, in words")
 
 
+class FloorCheck(BaseModel):
+    """One floor of the gate, on the challenger's validation lists at its default MMR weight."""
+
+    metric: str
+    floor: float
+    value: float | None = Field(description="None when it cannot be measured (no item text embeddings)")
+    mmr_weight: float
+    passed: bool | None = Field(description="None when not measured: the floor does not block")
+
+    def shortfall(self) -> str:
+        return (f"{self.metric} {self.value:.4f} is below the floor {self.floor:.4f} by {self.floor - self.value:.4f} "
+                f"(validation top lists at MMR weight {self.mmr_weight:g})")
+
+
 class GateDecision(BaseModel):
     deploy: bool = Field(description="proposed for deploy (the deploy stage promotes it once it serves)")
     reason: str
@@ -50,6 +70,7 @@ class GateDecision(BaseModel):
     champion_reevaluated: bool = False
     champion_version: int | None = Field(None, description="Triton version of the live model compared against")
     champion_source: str = ""
+    floors: list[FloorCheck] = []
     artifact_dir: str
 
 
@@ -101,9 +122,11 @@ def _data_versions(artifact_dir: str) -> dict | None:
     return io.read_json(url) if io.exists(url) else None
 
 
-def _reevaluate(settings, artifact_dir: str, metric: str) -> float:
-    """The model's validation metric on the lake's current data."""
-    from recaug.models.artifact import load_artifact
+def _reevaluate(settings, artifact_dir: str, metric: str, lists: bool = False) -> tuple[float, dict]:
+    """The model's validation metric on the lake's current data and, with `lists`, its
+    validation list metrics at its default MMR weight (for the floors)."""
+    from recaug.models.artifact import METRICS_FILE, load_artifact
+    from recaug.train.diversity import candidate_pools, candidates_served, list_metrics, rerank, served_weight
     from recaug.train.evaluate import evaluate_recommender, recommender_for
     from recaug.train.loop import select_device
     from recaug.train.run import load_sequences
@@ -111,13 +134,37 @@ def _reevaluate(settings, artifact_dir: str, metric: str) -> float:
     model, vocab, _ = load_artifact(artifact_dir)
     device = select_device(settings.train.device)
     data = load_sequences(settings)
-    result = evaluate_recommender(recommender_for(model.to(device), vocab, data), data.valid, data, settings.train,
-                                  model.config.max_length, device)
-    return float(result["overall"].get(metric, 0.0))
+    recommender = recommender_for(model.to(device), vocab, data)
+    max_length = model.config.max_length
+    result = evaluate_recommender(recommender, data.valid, data, settings.train, max_length, device)
+    value, served = float(result["overall"].get(metric, 0.0)), result["overall"]
+    if lists and data.text.shape[1]:
+        k = min(settings.train.ks)
+        weight = served_weight(io.read_json(io.join(artifact_dir, METRICS_FILE)))
+        ids, scores = candidate_pools(recommender, data.valid, settings.train, max_length,
+                                      max(k, candidates_served(settings)), device)
+        served = {"weight": weight, **list_metrics(rerank(ids, scores, data.text, k, weight), data.valid.targets,
+                                                    data.text, data.num_items)}
+    return value, served
+
+
+def check_floors(config, served: dict, weight: float) -> list[FloorCheck]:
+    """The coverage and diversity floors that are set (> 0), against `served` (validation list
+    metrics at the model's default MMR weight)."""
+    k = min(config.ks)
+    checks = []
+    for metric, floor in ((f"coverage@{k}", config.gate_min_coverage), (f"diversity@{k}", config.gate_min_diversity)):
+        if floor <= 0:
+            continue
+        value = served.get(metric)
+        checks.append(FloorCheck(metric=metric, floor=floor, value=value, mmr_weight=weight,
+                                 passed=None if value is None else bool(value >= floor)))
+    return checks
 
 
 def gate(settings, artifact_dir: str | None = None) -> GateDecision:
     from recaug.models.artifact import METRICS_FILE, PARAMS_FILE, ArtifactError
+    from recaug.train.diversity import served_validation, served_weight
     from recaug.train.run import data_versions, resolve_artifact_dir
 
     artifact_dir = resolve_artifact_dir(settings, artifact_dir)
@@ -128,15 +175,18 @@ def gate(settings, artifact_dir: str | None = None) -> GateDecision:
     challenger_run = io.read_json(io.join(artifact_dir, PARAMS_FILE)).get("run_id") or artifact_dir.rstrip("/").rsplit("/", 1)[-1]
     challenger_versions = _data_versions(artifact_dir)
     current_versions = data_versions(settings)
+    challenger_metrics = io.read_json(io.join(artifact_dir, METRICS_FILE))
     if challenger_versions == current_versions:
-        challenger_value = _valid_value(io.read_json(io.join(artifact_dir, METRICS_FILE)), metric, artifact_dir)
+        challenger_value = _valid_value(challenger_metrics, metric, artifact_dir)
+        served = served_validation(challenger_metrics)
     else:
         log.info("challenger %s was evaluated on other data: re-evaluating it on the current lake", artifact_dir)
-        challenger_value = _reevaluate(settings, artifact_dir, metric)
+        challenger_value, served = _reevaluate(settings, artifact_dir, metric, lists=True)
+    floors = check_floors(settings.train, served, served_weight(challenger_metrics))
 
     champion = read_champion(settings)
     decision = dict(metric=metric, tolerance=tolerance, challenger_run=challenger_run,
-                    challenger_value=challenger_value, artifact_dir=artifact_dir)
+                    challenger_value=challenger_value, floors=floors, artifact_dir=artifact_dir)
     if champion is not None:
         decision.update(champion_run=champion.run_id, champion_version=champion.version,
                         champion_source=champion.source)
@@ -149,7 +199,7 @@ def gate(settings, artifact_dir: str | None = None) -> GateDecision:
         reevaluated = _data_versions(champion_dir) != current_versions
         try:
             if reevaluated:
-                champion_value = _reevaluate(settings, champion_dir, metric)
+                champion_value, _ = _reevaluate(settings, champion_dir, metric)
             else:
                 champion_value = _valid_value(io.read_json(io.join(champion_dir, METRICS_FILE)), metric, champion_dir)
         except ArtifactError as exc:
@@ -166,6 +216,9 @@ def gate(settings, artifact_dir: str | None = None) -> GateDecision:
             result = GateDecision(deploy=deploy, reason=reason, champion_value=champion_value,
                                   champion_reevaluated=reevaluated, **decision)
 
+    missed = [check.shortfall() for check in floors if check.passed is False]
+    if missed:
+        result = result.model_copy(update={"deploy": False, "reason": f"{result.reason}; but " + "; ".join(missed)})
     io.write_json(io.join(artifact_dir, GATE_FILE), {
         **result.model_dump(mode="json"), "decided_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     })

@@ -36,6 +36,7 @@ class TrainResult(BaseModel):
     test_ndcg_at_10: float
     test_hr_at_10: float
     cold_item_hr_at_10: float | None
+    mmr_weight: float | None = None  # the gateway's default diversity, chosen on validation
     train_seconds: float
     skipped: bool = False
     data: dict[str, Any] = {}
@@ -94,6 +95,7 @@ def fingerprint(settings, versions: dict[str, str]) -> str:
 def train(settings) -> TrainResult:
     """Fit `settings.model.type` on the lake's curated (+ augmented, + embedded) data."""
     from recaug.models.artifact import METRICS_FILE, PARAMS_FILE, build_model, model_params, save_artifact
+    from recaug.train.diversity import candidates_served, mmr_curve
     from recaug.train.evaluate import evaluate_recommender, require_cases
     from recaug.train.loop import fit, seed_everything, select_device
     from recaug.train.plots import plot_metric_bars, plot_training_curves
@@ -124,10 +126,11 @@ def train(settings) -> TrainResult:
     max_length = settings.model.max_length
     valid = evaluate_recommender(model, data.valid, data, settings.train, max_length, device)
     test = evaluate_recommender(model, data.test, data, settings.train, max_length, device)
+    mmr = mmr_curve(model, data, settings.train, max_length, candidates_served(settings), device)
     metrics = {
         "split": data.split, "valid": valid, "test": test, "best_epoch": fitted.best_epoch,
         "epochs_run": len(fitted.history), "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
-        "history": fitted.history, "cold_boost": fitted.cold_boost,
+        "history": fitted.history, "cold_boost": fitted.cold_boost, "mmr": mmr,
     }
     params = model_params(model, {
         "run_id": run_id, "fingerprint": inputs_fingerprint, "train": settings.train.model_dump(mode="json"),
@@ -154,5 +157,6 @@ def _result(run_id: str, artifact_dir: str, params: dict, metrics: dict, skipped
         valid_ndcg_at_10=metrics["valid"]["overall"].get("ndcg@10", 0.0),
         test_ndcg_at_10=test["overall"].get("ndcg@10", 0.0), test_hr_at_10=test["overall"].get("hr@10", 0.0),
         cold_item_hr_at_10=test["cold_items"].get("hr@10"), train_seconds=metrics["train_seconds"],
+        mmr_weight=(metrics.get("mmr") or {}).get("chosen_weight"),
         skipped=skipped, data=params.get("data", {}),
     )

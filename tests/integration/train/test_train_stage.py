@@ -85,3 +85,35 @@ def test_changed_parameters_refuse_to_overwrite_a_run(lake, capsys):
 def test_missing_curated_data_is_a_clear_error(settings, capsys):
     assert main(["train", "--lake", settings.lake_root, "--run-id", "x"]) == 1
     assert "run `recaug ingest` first" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_training_and_evaluation_record_the_mmr_trade_off_and_the_default_weight(lake, capsys):
+    assert run(lake, "train", "--run-id", "r1") == 0
+    assert json.loads(capsys.readouterr().out)["mmr_weight"] is not None
+    directory = lake.lake.url("models", "r1")
+    metrics = io.read_json(io.join(directory, "metrics.json"))
+    curve = metrics["mmr"]
+    assert curve["k"] == 10 and curve["candidates"] == lake.export.top_k and curve["max_ndcg_loss"] == 0.02
+    assert curve["weights"] == lake.train.mmr_weights
+    for split in ("valid", "test"):
+        rows = curve[split]
+        assert [row["weight"] for row in rows] == curve["weights"]
+        assert all(row["cases"] == metrics[split]["overall"]["cases"] for row in rows)
+        # weight 0 is the model's own order: the same numbers as the full-ranking evaluation
+        for key in ("ndcg@10", "recall@10", "coverage@10", "diversity@10"):
+            assert rows[0][key] == pytest.approx(metrics[split]["overall"][key], abs=1e-6), (split, key)
+        assert rows[-1]["diversity@10"] > rows[0]["diversity@10"]  # MMR at 0.9 diversifies the lists
+    base = curve["valid"][0]["ndcg@10"]
+    within = [row["weight"] for row in curve["valid"] if row["ndcg@10"] >= 0.98 * base]
+    assert curve["chosen_weight"] == max(within)
+
+    assert run(lake, "evaluate", "--run-id", "r1") == 0
+    assert json.loads(capsys.readouterr().out)["mmr"] == curve  # re-evaluated on the same data: the same curve
+    assert io.read_json(io.join(directory, "metrics.json"))["mmr"] == curve
+
+    chosen = next(row for row in curve["valid"] if row["weight"] == curve["chosen_weight"])
+    assert run(lake, "gate", "--run-id", "r1", "--set", f"train.gate_min_coverage={chosen['coverage@10'] + 0.01}") == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["deploy"] is False and "coverage@10" in decision["reason"] and "by 0.0100" in decision["reason"]
+    assert decision["floors"][0]["value"] == chosen["coverage@10"]

@@ -94,3 +94,20 @@ def test_no_records_means_no_version(settings):
     live = LiveModel(settings)
     assert live.served is None
     live.close()
+
+
+def test_each_version_carries_the_diversity_chosen_for_it_on_validation(settings, caplog):
+    """The default MMR weight of requests comes from the version's metrics.json (0 without one,
+    or when it cannot be read: a default never stops serving)."""
+    artifacts = {name: _artifact(settings, name, ["a", "b"]) for name in ("chosen", "plain", "broken")}
+    (settings.lake.local("models", "chosen") / "metrics.json").write_text(json.dumps({"mmr": {"chosen_weight": 0.3}}))
+    (settings.lake.local("models", "broken") / "metrics.json").write_text("{not json")
+    for version, artifact in enumerate(artifacts.values(), start=1):
+        _record(settings, version, artifact, "deployed", f"2026-12-0{version}T00:00:00+00:00")
+    served = {}
+    for name, artifact in artifacts.items():
+        live = LiveModel(settings, artifact_dir=artifact[0])
+        served[name] = live.served.diversity
+        live.close()
+    assert served == {"chosen": 0.3, "plain": 0.0, "broken": 0.0}
+    assert "cannot read the default diversity" in caplog.text

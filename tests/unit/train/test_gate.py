@@ -21,13 +21,13 @@ def lake_with_data(settings, market):
     return settings
 
 
-def make_artifact(settings, run_id, valid_ndcg, tiny_model_config, versions=None, vocab=None, seed=0):
+def make_artifact(settings, run_id, valid_ndcg, tiny_model_config, versions=None, vocab=None, seed=0, mmr=None):
     data = build_sequences(io.read_parquet(settings.lake.interactions), io.read_parquet(settings.lake.items))
     vocab = vocab or data.vocab
     torch.manual_seed(seed)
     model = FusionSASRec(tiny_model_config, len(vocab) - 1)
     directory = settings.lake.url("models", run_id)
-    metrics = {"valid": {"overall": {"ndcg@10": valid_ndcg}}, "test": {"overall": {}}}
+    metrics = {"valid": {"overall": {"ndcg@10": valid_ndcg}}, "test": {"overall": {}}, "mmr": mmr}
     save_artifact(directory, model, vocab, model_params(model, {"run_id": run_id}), metrics,
                   versions if versions is not None else data_versions(settings))
     return directory, model, data
@@ -141,3 +141,71 @@ def test_champion_that_current_code_cannot_load_does_not_block_the_pipeline(lake
     assert decision.deploy and decision.champion_value is None
     assert "run-1 cannot be evaluated by this code" in decision.reason
     assert read_champion(lake_with_data).run_id == "run-1"  # still live until run-2 is deployed
+
+
+def with_floors(settings, coverage: float, diversity: float):
+    return settings.model_copy(update={"train": settings.train.model_copy(
+        update={"gate_min_coverage": coverage, "gate_min_diversity": diversity})})
+
+
+MMR = {"chosen_weight": 0.3, "valid": [
+    {"weight": 0.0, "ndcg@10": 0.100, "coverage@10": 0.05, "diversity@10": 0.30},
+    {"weight": 0.3, "ndcg@10": 0.099, "coverage@10": 0.08, "diversity@10": 0.45},
+]}
+
+
+def test_floors_met_at_the_default_mmr_weight_let_the_challenger_through(lake_with_data, tiny_model_config):
+    settings = with_floors(lake_with_data, coverage=0.07, diversity=0.40)  # met at 0.3, not in the model's order
+    directory, _, _ = make_artifact(settings, "run-1", 0.10, tiny_model_config, mmr=MMR)
+    decision = gate(settings, directory)
+    assert decision.deploy and decision.reason == "no model is live yet"
+    assert [(f.metric, f.value, f.mmr_weight, f.passed) for f in decision.floors] == [
+        ("coverage@10", 0.08, 0.3, True), ("diversity@10", 0.45, 0.3, True)]
+    assert gate_record(directory)["floors"][0]["floor"] == 0.07
+
+
+def test_a_missed_floor_keeps_the_live_model_and_says_which_and_by_how_much(lake_with_data, tiny_model_config):
+    settings = with_floors(lake_with_data, coverage=0.10, diversity=0.40)
+    champion_dir, _, _ = make_artifact(settings, "run-1", 0.05, tiny_model_config)
+    deploy_record(settings, champion_dir, 1)
+    challenger_dir, _, _ = make_artifact(settings, "run-2", 0.10, tiny_model_config, mmr=MMR)
+    decision = gate(settings, challenger_dir)
+    assert not decision.deploy
+    assert decision.reason == ("challenger ndcg@10 0.1000 >= champion 0.0500 - tolerance 0.002; but coverage@10 "
+                               "0.0800 is below the floor 0.1000 by 0.0200 (validation top lists at MMR weight 0.3)")
+    assert [f.passed for f in decision.floors] == [False, True]
+    assert gate_record(challenger_dir)["deploy"] is False
+
+
+def test_both_floors_missed_are_both_named(lake_with_data, tiny_model_config):
+    settings = with_floors(lake_with_data, coverage=0.5, diversity=0.6)
+    directory, _, _ = make_artifact(settings, "run-1", 0.10, tiny_model_config, mmr=MMR)
+    decision = gate(settings, directory)
+    assert not decision.deploy
+    assert decision.reason.startswith("no model is live yet; but coverage@10 0.0800 is below the floor 0.5000 by 0.4200")
+    assert "diversity@10 0.4500 is below the floor 0.6000 by 0.1500" in decision.reason
+
+
+def test_without_an_mmr_curve_the_floors_apply_to_the_models_own_order(lake_with_data, tiny_model_config):
+    settings = with_floors(lake_with_data, coverage=0.07, diversity=0.0)  # 0 = no diversity floor
+    directory, _, _ = make_artifact(settings, "run-1", 0.10, tiny_model_config)
+    metrics = io.read_json(io.join(directory, "metrics.json"))
+    metrics["valid"]["overall"]["coverage@10"] = 0.05
+    io.write_json(io.join(directory, "metrics.json"), metrics)
+    decision = gate(settings, directory)
+    assert not decision.deploy and "coverage@10 0.0500 is below the floor 0.0700 by 0.0200" in decision.reason
+    assert decision.reason.endswith("at MMR weight 0)") and [f.metric for f in decision.floors] == ["coverage@10"]
+
+
+def test_floors_of_a_challenger_from_other_data_are_measured_on_todays_data(lake_with_data, tiny_model_config):
+    """Re-evaluated on the current lake (no text embeddings here: diversity cannot be measured and
+    does not block; coverage is measured on today's validation lists)."""
+    settings = with_floors(lake_with_data, coverage=0.99, diversity=0.5)
+    directory, _, data = make_artifact(settings, "run-1", 0.10, tiny_model_config, mmr=MMR,
+                                       versions={"interactions": "older-data"})
+    decision = gate(settings, directory)
+    coverage, diversity = decision.floors
+    assert diversity.value is None and diversity.passed is None
+    assert 0 < coverage.value < 0.99 and coverage.value != 0.08 and coverage.passed is False
+    assert coverage.value * data.num_items == pytest.approx(round(coverage.value * data.num_items))
+    assert not decision.deploy and "coverage@10" in decision.reason and "diversity@10" not in decision.reason
