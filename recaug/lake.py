@@ -10,6 +10,7 @@ The layout is a contract between stages; change it here and nowhere else.
     embeddings/               text embeddings (items, users) and per-shard outputs
     features/                 fused feature tables (Parquet, Feast offline store)
     feast/                    Feast registry, online store (SQLite) and watermark
+    events/                   feedback event log from the gateway (see recaug/events/segments.py)
     models/<run>/             model artifacts (what serves: the deploy records under deploy/)
     deploy/                   deploy records
     reports/<run>/            run reports
@@ -30,7 +31,7 @@ from recaug import io
 
 SECTIONS = (
     "landing", "raw", "quarantine", "curated", "augment", "embeddings", "features",
-    "feast", "models", "deploy", "reports", "manifests", "cache", "state",
+    "feast", "events", "models", "deploy", "reports", "manifests", "cache", "state",
 )
 
 

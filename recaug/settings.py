@@ -20,6 +20,7 @@ from recaug.data.config import DataConfig
 from recaug.deploy.config import DeployConfig
 from recaug.embed.config import EmbedConfig
 from recaug.export.config import ExportConfig
+from recaug.events.config import EventsConfig
 from recaug.features.config import FeaturesConfig
 from recaug.lake import Lake
 from recaug.lake_lock import LakeLockConfig
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     train: TrainConfig = TrainConfig()
     export: ExportConfig = ExportConfig()
     deploy: DeployConfig = DeployConfig()
+    events: EventsConfig = EventsConfig()
     lock: LakeLockConfig = LakeLockConfig()
     privacy: PrivacyConfig = Field(PrivacyConfig(), description="pseudonym key, personal fields, DVC remote column drop")
 
