@@ -1,13 +1,15 @@
 """User feature views: behaviour statistics, recent history and the profile embedding.
 
 Behaviour and history rows are snapshots: each holds what was known just after the
-last event of a time bucket, so a point-in-time join never sees later events.
+last event of a time bucket, so a point-in-time join never sees later events. History
+is also pushed online between nightly runs (POST /events, recaug.events.online) through
+a push source backed by the same Parquet table.
 """
 
 from __future__ import annotations
 
 from entities import user
-from feast import FeatureView, Field, FileSource
+from feast import FeatureView, Field, FileSource, PushSource
 from feast.types import Array, Float32, Float64, Int64, String
 from locations import S3_ENDPOINT, TTL, table
 
@@ -48,6 +50,12 @@ user_history_source = FileSource(
     s3_endpoint_override=S3_ENDPOINT,
 )
 
+user_history_push = PushSource(
+    name="user_history_push",
+    batch_source=user_history_source,
+    description="fresh history rows from feedback events; materialization reads the batch source",
+)
+
 user_history = FeatureView(
     name="user_history",
     entities=[user],
@@ -57,7 +65,7 @@ user_history = FeatureView(
         Field(name="history_timestamps", dtype=Array(Int64), description="their Unix-second times"),
         Field(name="history_length", dtype=Int64),
     ],
-    source=user_history_source,
+    source=user_history_push,
     online=True,
     description="what serving needs to build the model input",
 )

@@ -47,7 +47,7 @@ class _Ticket:
     lines: list[tuple[str, bytes]]
     done: threading.Event = field(default_factory=threading.Event)
     seal: bool = False  # seal the segment once this group is written
-    written: int = 0
+    written: list[int] = field(default_factory=list)  # positions of the lines that were new
     error: BaseException | None = None
 
 
@@ -70,23 +70,27 @@ class EventLog:
         self._seen = self._recent_event_ids()
 
     # -- writing ------------------------------------------------------------------------
-    def append(self, records: Iterable[dict[str, Any]], validated: bool = False) -> int:
+    def append(self, records: Iterable[dict[str, Any]]) -> int:
         """Log `records` durably (fsynced before returning); returns how many were new.
 
-        Records are event dicts with the POST /events fields; they are validated here
-        (raising EventsRejected) unless `validated` says they come from `validate_events`."""
+        Records are event dicts with the POST /events fields, validated here (raising
+        EventsRejected when one breaks a rule)."""
         from recaug.events.validation import validate_events
 
-        records = list(records)
+        records = [_jsonable(r) for r in records]
         if not records:
             return 0
-        if not validated:
-            limits = self.config.model_copy(update={"max_events_per_request": len(records)})
-            records = validate_events([_jsonable(r) for r in records], limits, self._rating_range)
-        received = datetime.now(timezone.utc)
-        return self._submit(_Ticket([(r["event_id"], encode(r, received)) for r in records]))
+        limits = self.config.model_copy(update={"max_events_per_request": len(records)})
+        return len(self.log(validate_events(records, limits, self._rating_range)))
 
-    def _submit(self, ticket: _Ticket) -> int:
+    def log(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Log records from `validate_events` durably; returns those not logged before."""
+        received = datetime.now(timezone.utc)
+        ticket = _Ticket([(r["event_id"], encode(r, received)) for r in records])
+        self._submit(ticket)
+        return [records[position] for position in ticket.written]
+
+    def _submit(self, ticket: _Ticket) -> None:
         with self._mutex:
             self._pending.append(ticket)
             leader = not self._flushing
@@ -96,7 +100,6 @@ class EventLog:
         ticket.done.wait()
         if ticket.error is not None:
             raise ticket.error
-        return ticket.written
 
     def _lead(self) -> None:
         """Write groups until nothing is queued (waiters that arrive meanwhile join the next group)."""
@@ -117,12 +120,12 @@ class EventLog:
     def _commit(self, group: list[_Ticket]) -> None:
         chunks, fresh = [], []
         for ticket in group:
-            for event_id, line in ticket.lines:
+            for position, (event_id, line) in enumerate(ticket.lines):
                 if event_id not in self._seen:
                     self._seen.add(event_id)
                     fresh.append(event_id)
                     chunks.append(line)
-                    ticket.written += 1
+                    ticket.written.append(position)
         if chunks:
             try:
                 self._write(b"".join(chunks))

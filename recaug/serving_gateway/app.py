@@ -1,4 +1,4 @@
-"""The recommendation gateway (FastAPI): GET /recommend, /healthz, /readyz, /metrics.
+"""The recommendation gateway (FastAPI): GET /recommend, POST /events, /healthz, /readyz, /metrics.
 
 Run it with `recaug serve gateway --port P` (binds 127.0.0.1 by default), or under any
 ASGI server with `uvicorn --factory recaug.serving_gateway.app:app_from_environment`.
@@ -26,20 +26,25 @@ log = logging.getLogger(__name__)
 def create_app(settings: "Settings", artifact_dir: str | None = None,
                service: "RecommendationService | None" = None) -> FastAPI:
     from recaug.serving_gateway.outcomes import NOTHING_TO_SERVE, error_body
+    from recaug.serving_gateway.events_route import add_events_route, open_intake
     from recaug.serving_gateway.service import NothingToServe, Recommendation, RecommendationService
 
-    holder: dict[str, RecommendationService] = {}
+    holder: dict = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         holder["service"] = service or await run_in_threadpool(RecommendationService, settings, artifact_dir)
+        holder["events"] = await run_in_threadpool(open_intake, settings)
         await holder["service"].warm_up()
         try:
             yield
         finally:
             await holder["service"].aclose()
+            if holder["events"] is not None:
+                await run_in_threadpool(holder["events"].close)
 
     app = FastAPI(title="recaug recommendation gateway", lifespan=lifespan)
+    add_events_route(app, lambda: holder["events"])
 
     @app.get("/recommend", response_model=Recommendation)
     async def recommend(
