@@ -4,8 +4,9 @@
 Runs every night on the batches that arrived in `<lake_root>/landing`, and by hand from
 the trigger form (same code path; the form's Params become settings overrides).
 
-1. **find_batches** lists landing batches not yet accepted (`raw/`) or rejected
-   (`quarantine/`).
+1. **export_events** turns the feedback events the gateway logged (POST /events) into a
+   landing batch (`events-<time>`), exactly once; **find_batches** lists landing batches
+   not yet accepted (`raw/`) or rejected (`quarantine/`).
 2. **validate_ingest** checks them with Great Expectations. A bad batch is moved to
    quarantine with its report, the task fails without retries, nothing downstream runs
    and the serving model stays; `reports/<run>/failure.md` explains what happened.
@@ -69,6 +70,12 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def recaug_nightly():
+    @task
+    def export_events() -> dict:
+        from recaug.events.export import export_events as export
+
+        return run_stage(get_current_context(), export)
+
     @task
     def find_batches() -> list[str]:
         from recaug.orchestrate.batches import pending_batches
@@ -170,6 +177,7 @@ def recaug_nightly():
         return run_stage(context, build, ends_run=True)  # the run's last task: its lake lease ends
 
     batches = find_batches()
+    export_events() >> batches
     ingested = GXValidateIngestOperator(task_id="validate_ingest", batches=batches, retries=0)
     versioned = DvcVersionOperator(task_id="version_data")
     augmented = augment()

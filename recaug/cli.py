@@ -23,6 +23,7 @@ STAGE_CLI_MODULES = (
     "recaug.augment.cli",
     "recaug.embed.cli",
     "recaug.features.cli",
+    "recaug.events.cli",
     "recaug.train.cli",
     "recaug.export.cli",
     "recaug.orchestrate.cli",

@@ -107,7 +107,7 @@ def test_every_param_is_typed_and_described(dag):
 def test_pipeline_order(dag):
     """validation gates everything; deploy waits for the gate, the export and Feast."""
     order = [
-        "find_batches", "validate_ingest", "version_data", "full_rebuild_requested", "set_aside_derived", "augment", "plan_shards", "embed_shard",
+        "export_events", "find_batches", "validate_ingest", "version_data", "full_rebuild_requested", "set_aside_derived", "augment", "plan_shards", "embed_shard",
         "merge_embeddings", "build_features", "train", "evaluate", "gate", "export",
         "approved_for_deploy", "deploy", "report",
     ]
@@ -118,7 +118,7 @@ def test_pipeline_order(dag):
     assert dag.task_dict["report"].trigger_rule == "none_failed"
     assert dag.task_dict["augment"].trigger_rule == "none_failed", "runs when no rebuild was asked for"
     descendants = dag.task_dict["validate_ingest"].get_flat_relative_ids(upstream=False)
-    assert descendants == set(dag.task_dict) - {"find_batches", "validate_ingest"}
+    assert descendants == set(dag.task_dict) - {"export_events", "find_batches", "validate_ingest"}
 
 
 def test_gpu_work_runs_in_the_gpu_pool_and_embedding_fans_out(dag):

@@ -15,7 +15,7 @@ from nightly_helpers import run_dag, states, synthesize_landing, tiny_conf
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 ALL_TASKS = {
-    "find_batches", "validate_ingest", "version_data", "full_rebuild_requested", "set_aside_derived", "augment", "plan_shards", "embed_shard", "merge_embeddings",
+    "export_events", "find_batches", "validate_ingest", "version_data", "full_rebuild_requested", "set_aside_derived", "augment", "plan_shards", "embed_shard", "merge_embeddings",
     "build_features", "apply_feature_definitions", "materialize", "train", "evaluate", "gate", "export", "approved_for_deploy", "deploy", "report",
 }
 
@@ -183,9 +183,9 @@ def test_bad_batch_stops_at_validation_and_previous_model_keeps_serving(world, f
     failed = run_dag(world["home"], tiny_conf(lake), world["tmp"], "bad")
     assert failed["state"] == "failed"
     task_states = states(failed)
-    assert task_states["find_batches"] == "success"
+    assert task_states["export_events"] == task_states["find_batches"] == "success"
     assert task_states["validate_ingest"] == "failed"
-    downstream = ALL_TASKS - {"find_batches", "validate_ingest"}
+    downstream = ALL_TASKS - {"export_events", "find_batches", "validate_ingest"}
     assert all(task_states[t] == "upstream_failed" for t in downstream), task_states
 
     assert (lake / "quarantine" / "2026-01-05" / "interactions.csv").read_bytes() == bad_bytes
