@@ -29,6 +29,7 @@ STAGE_CLI_MODULES = (
     "recaug.orchestrate.cli",
     "recaug.deploy.cli",
     "recaug.report.cli",
+    "recaug.privacy.cli",
     "recaug.lake_cli",
 )
 

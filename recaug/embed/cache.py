@@ -85,6 +85,28 @@ class EmbeddingCache:
         log.debug("cached %d embeddings in %s", len(keys), url)
         return url
 
+    def remove(self, keys: set[str]) -> int:
+        """Drop `keys` from the cache (`recaug privacy forget`): each segment holding one is
+        replaced by a segment of its other entries (written first, so a crash in between
+        leaves a duplicate entry, never a lost one). Returns how many entries went."""
+        import pyarrow.parquet as pq
+
+        removed = 0
+        for url in self._segments():
+            fs, path = io.filesystem(url)
+            with fs.open(path, "rb") as fh:
+                table = pq.read_table(fh)
+            seg_keys = table.column("key").to_pylist()
+            keep = [i for i, k in enumerate(seg_keys) if k not in keys]
+            if len(keep) == len(seg_keys):
+                continue
+            if keep:
+                kept = table.take(keep)
+                self.put_many(kept.column("key").to_pylist(), _vectors(kept.column("embedding"), self.dim, url))
+            fs.rm(path)
+            removed += len(seg_keys) - len(keep)
+        return removed
+
 
 def embedding_array(vectors: np.ndarray):
     """[n, d] float32 → Arrow list<float32> (one list per row, all of length d)."""
