@@ -48,7 +48,9 @@ def validate_batch(settings, batch_dir: str | Path, data_docs_dir: Path | None =
     return validated.report
 
 
-def check_batch(settings, batch_dir: Path) -> ValidatedBatch:
+def check_batch(settings, batch_dir: Path, curated_item_ids: set[str] | None = None) -> ValidatedBatch:
+    """Validate one batch; `curated_item_ids` (read from curated/ when not given) are the
+    items an interaction may refer to besides the batch's own."""
     config = settings.validate_
     now = pd.Timestamp.now(tz="UTC")
     report = BatchReport(batch=printable(batch_dir.name), accepted=False, validated_at=now.isoformat())
@@ -89,7 +91,7 @@ def check_batch(settings, batch_dir: Path) -> ValidatedBatch:
         checks[landing.table] = (landing, check)
         hints.update(_epoch_unit_hints(landing.name, raw, SCHEMAS[landing.table], config, now))
 
-    known_items = _known_item_ids(settings, checks)
+    known_items = _known_item_ids(settings, checks, curated_item_ids)
     runner = None
     if checks:
         from recaug.validate.engine import GreatExpectationsRunner
@@ -178,10 +180,12 @@ def _unexpected_entry(path: Path) -> Failure:
     )
 
 
-def _known_item_ids(settings, checks) -> set[str]:
+def _known_item_ids(settings, checks, curated_item_ids: set[str] | None) -> set[str]:
     known: set[str] = set()
     if "items" in checks:
         known |= set(checks["items"][1]["item_id"].dropna()) if "item_id" in checks["items"][1] else set()
+    if curated_item_ids is not None:
+        return known | curated_item_ids
     curated = settings.lake.items
     if io.exists(curated):
         known |= set(io.read_parquet(curated, columns=["item_id"])["item_id"].dropna().astype(str))

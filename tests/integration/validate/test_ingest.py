@@ -45,6 +45,43 @@ def test_retry_after_crash_between_publish_and_ledger(settings):
     assert len(pd.read_parquet(lake.interactions)) == 6
 
 
+def test_batches_of_one_call_see_each_others_items_and_curated_is_written_once(settings, monkeypatch):
+    from recaug import io
+
+    lake = settings.lake
+    write_batch(lake.local("landing", "2026-01-01"), {"items.parquet": items(), "interactions.parquet": interactions()})
+    # the second batch's interactions name items that only the first batch brought
+    later = interactions(4).assign(timestamp=lambda f: f["timestamp"] + pd.Timedelta(days=1))
+    write_batch(lake.local("landing", "2026-01-02"), {"interactions.parquet": later})
+    written = []
+    original = io.write_parquet
+    monkeypatch.setattr(io, "write_parquet", lambda frame, url, **kw: (written.append(url), original(frame, url, **kw))[1])
+
+    result = ingest(settings)
+
+    assert result.accepted == ["2026-01-01", "2026-01-02"]
+    assert sorted(url.rsplit("/", 1)[-1] for url in written) == ["interactions.parquet", "items.parquet"]
+    assert len(pd.read_parquet(lake.interactions)) == 10
+
+
+def test_retry_after_crash_between_curated_merge_and_ledger_duplicates_nothing(settings):
+    lake = settings.lake
+    batches = {"2026-01-01": 6, "2026-01-02": 4}
+    for name, count in batches.items():
+        write_batch(lake.local("landing", name), {"items.parquet": items(), "interactions.parquet": interactions(count)})
+    ingest(settings)
+    reference = {table: pd.read_parquet(lake.url("curated", f"{table}.parquet")) for table in ("items", "interactions")}
+    # The state a crash right after the curated merge leaves: raw/ and curated/ written, the
+    # ledger without the batches and their landing copies still there.
+    lake.local("state", "batches.json").unlink()
+    for name, count in batches.items():
+        write_batch(lake.local("landing", name), {"items.parquet": items(), "interactions.parquet": interactions(count)})
+
+    assert ingest(settings).accepted == list(batches)
+    for table, frame in reference.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(lake.url("curated", f"{table}.parquet")), frame)
+
+
 def test_redelivered_batch_with_other_bytes_is_refused(settings):
     lake = settings.lake
     write_batch(lake.local("landing", "b1"), {"items.parquet": items(), "interactions.parquet": interactions()})
