@@ -96,7 +96,7 @@ def check_batch(settings, batch_dir: Path, curated_item_ids: set[str] | None = N
     if checks:
         from recaug.validate.engine import GreatExpectationsRunner
 
-        runner = GreatExpectationsRunner(config.sample_values)
+        runner = GreatExpectationsRunner(config.sample_values, settings.privacy.personal_fields)
         report.great_expectations_version = runner.version
     for table in ("items", "users", "interactions"):
         if table not in checks:

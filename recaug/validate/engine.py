@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from recaug.privacy.masking import is_personal, mask_samples, mask_value
 from recaug.validate.frames import base_column
 from recaug.validate.report import Failure, sample_repr
 
@@ -35,8 +36,9 @@ def _import_gx():
 class GreatExpectationsRunner:
     """Validates check frames against suite dicts inside one ephemeral GX context."""
 
-    def __init__(self, sample_values: int):
+    def __init__(self, sample_values: int, personal_fields: list[str] | tuple[str, ...] = ()):
         gx = self._gx = _import_gx()
+        self.personal_fields = list(personal_fields)  # their sample values are masked in reports and data docs
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = {"globally": False, "metric_calculations": False}
         self.source = self.context.data_sources.add_pandas("landing")
@@ -66,11 +68,32 @@ class GreatExpectationsRunner:
         )
         outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters)
         failures = []
-        for run in outcome.run_results.values():
+        for key, run in outcome.run_results.items():
             for result in run.results:
                 if not result.success:
                     failures.append(self._failure(file, table, result))
+            if self._mask_personal(run):  # the data docs render the stored copy: store the masked one
+                self.context.validation_results_store.set(key, run)
         return failures
+
+    def _mask_personal(self, run) -> bool:
+        """Replace the sample values GX keeps for personal columns; True when any changed."""
+        changed = False
+        for result in run.results:
+            kwargs = result.expectation_config.kwargs
+            columns = [kwargs["column"]] if kwargs.get("column") else list(kwargs.get("column_list") or [])
+            outcome = result.result or {}
+            if not is_personal(", ".join(base_column(c) for c in columns), self.personal_fields):
+                continue
+            for name in ("partial_unexpected_list", "unexpected_list"):
+                if outcome.get(name):
+                    outcome[name] = [mask_value(v) for v in outcome[name]]
+                    changed = True
+            if outcome.get("partial_unexpected_counts"):
+                outcome["partial_unexpected_counts"] = [
+                    {**c, "value": mask_value(c.get("value"))} for c in outcome["partial_unexpected_counts"]]
+                changed = True
+        return changed
 
     def render_data_docs(self, directory: Path) -> Path | None:
         """Render the stored validation results as an HTML site in `directory`."""
@@ -112,7 +135,8 @@ class GreatExpectationsRunner:
             failure.element_count = outcome.get("element_count")
             values = outcome.get("partial_unexpected_list") or []
             rows = outcome.get("partial_unexpected_index_list") or []
-            failure.sample_values = [sample_repr(_plain(v)) for v in values[: self.sample_values]]
+            failure.sample_values = mask_samples(
+                column, [sample_repr(_plain(v)) for v in values[: self.sample_values]], self.personal_fields)
             failure.sample_rows = [int(i) + 1 for i in rows[: self.sample_values] if not isinstance(i, dict)]
         elif config.type == "expect_table_columns_to_match_set":
             mismatched = (outcome.get("details") or {}).get("mismatched") or {}
