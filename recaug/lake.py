@@ -16,6 +16,8 @@ The layout is a contract between stages; change it here and nowhere else.
     reports/<run>/            run reports
     manifests/<run>.json      data versions used by a run
     cache/                    content-hash caches (generations, embeddings)
+    redacted/<target>         copies of version targets without privacy.dvc_remote_drop_columns,
+                              pushed to the DVC remote instead of the originals (data/redaction.py)
     state/                    bookkeeping: processed batches (batches.json), DVC lock, the lake lock
                               (lake-holder.json, lake.lock, lake.guard; see lake_lock.py) and
                               checkout-backups/ (data a `data checkout` replaced)
@@ -31,7 +33,7 @@ from recaug import io
 
 SECTIONS = (
     "landing", "raw", "quarantine", "curated", "augment", "embeddings", "features",
-    "feast", "events", "models", "deploy", "reports", "manifests", "cache", "state",
+    "feast", "events", "models", "deploy", "reports", "manifests", "cache", "state", "redacted",
 )
 
 

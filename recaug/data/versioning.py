@@ -62,6 +62,11 @@ class TargetVersion(BaseModel):
     nfiles: int | None = None
     dvc_file: str = Field(description="lake-relative path of the .dvc file")
     dvc_text: str = Field(description="full .dvc file content: enough to restore this version")
+    remote_copy: str | None = Field(
+        None, description="lake-relative redacted copy pushed to the remote instead of the target "
+        "(privacy.dvc_remote_drop_columns); None: the target itself was pushed"
+    )
+    dropped_columns: list[str] = Field(default_factory=list, description="columns the remote copy lacks")
 
 
 class VersionManifest(BaseModel):
@@ -118,9 +123,12 @@ def version_data(settings, targets: list[str] | None = None) -> VersionManifest:
     with FileLock(str(workspace.lock_path)):
         workspace.ensure()
         workspace.dvc("add", "--quiet", *targets)
-        dvc_files = [workspace.dvc_file(t) for t in targets]
-        workspace.dvc("push", "--quiet", "--remote", REMOTE_NAME, *dvc_files)
+        copies = _redacted_copies(workspace, targets, settings.privacy.dvc_remote_drop_columns)
+        pushed = [workspace.dvc_file(copies.get(t, (t,))[0]) for t in targets]
+        workspace.dvc("push", "--quiet", "--remote", REMOTE_NAME, *pushed)
         versions = {t: workspace.read_target(t) for t in targets}
+        for target, (copy, columns) in copies.items():
+            versions[target] = versions[target].model_copy(update={"remote_copy": copy, "dropped_columns": columns})
         run_id = settings.run_id or "data-" + io.content_hash(*(f"{t}={v.md5}" for t, v in versions.items()))[:12]
         url = settings.lake.url("manifests", f"{run_id}.json")
         if io.exists(url):
@@ -136,6 +144,23 @@ def version_data(settings, targets: list[str] | None = None) -> VersionManifest:
         io.write_json(url, manifest.model_dump(mode="json"))
     log.info("versioned %d target(s) as %s (remote %s)", len(targets), run_id, workspace.remote_url)
     return manifest
+
+
+def _redacted_copies(workspace: "Workspace", targets: list[str], drop: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """target -> (its redacted copy, the columns dropped) for the targets holding a column of
+    `drop`; the copies are tracked (`dvc add`) so that they, not the originals, are pushed."""
+    from recaug.data.redaction import personal_columns, redact_target
+
+    copies = {}
+    for target in targets:
+        copy = redact_target(workspace.root, target, drop)
+        if copy:
+            copies[target] = (copy, personal_columns(workspace.root / target, drop))
+    if copies:
+        workspace.dvc("add", "--quiet", *(copy for copy, _ in copies.values()))
+        log.info("DVC remote gets redacted copies of %s (without %s); the originals stay in the local cache",
+                 ", ".join(sorted(copies)), ", ".join(sorted({c for _, cs in copies.values() for c in cs})))
+    return copies
 
 
 def list_versions(settings) -> list[VersionManifest]:
