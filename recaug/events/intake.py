@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from recaug.events.catalogue import Catalogue
 from recaug.events.log import EventLog
+from recaug.events.online import HistoryPusher
 from recaug.events.validation import EventsRejected, Problem, validate_events
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class EventIntake:
         self.rating_range = (settings.validate_.rating_min, settings.validate_.rating_max)
         self.catalogue = Catalogue(settings)
         self.log = EventLog(settings)
+        self.pusher = HistoryPusher(settings)
         self._workers = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="events")
 
     def parse(self, body: bytes) -> list[dict[str, Any]]:
@@ -55,13 +57,11 @@ class EventIntake:
 
     def receive(self, body: bytes) -> EventsReceipt:
         """Validate, log (fsynced) and push; blocking (the gateway runs it on a worker thread)."""
-        from recaug.events.online import push_history
-
         records = self.parse(body)
         fresh = self.log.log(records)
         online, users = "nothing to push", 0
         try:
-            users = push_history(self.settings, fresh)
+            users = self.pusher.push(fresh)
             online = "pushed" if users else online
         except Exception as exc:  # logged durably already; freshness waits for the nightly run
             online = "failed"

@@ -1,10 +1,12 @@
 """The durable, append-only event log: `EventLog.append` returns only after the events are
 fsynced; `read_events` reads every segment back as one table.
 
-Appends are group-committed: concurrent callers queue their lines, one of them (the
-leader) writes everything queued with one write and one fsync, then wakes the others.
-Under load that is one fsync per group instead of one per request. Each writer owns its
-own segment (see segments.py), so several gateway processes can share one log.
+Appends are group-committed by the kernel: each caller writes its lines under a lock
+and calls fdatasync outside it; syncs that wait at the same time are served by one
+journal commit, so under load there is about one disk flush per group of requests, not
+one per request (bench/bench_events.py compares it with write + fdatasync under one
+lock, and with open/write/fsync per append). Each writer owns its own
+segment (see segments.py), so several gateway processes can share one log.
 
 Idempotence: an event whose event_id this writer has already logged (or that it found in
 segments younger than `events.dedup_window_hours` when it opened the log) is not written
@@ -20,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -43,12 +45,16 @@ def log_root(settings: "Settings") -> Path:
 
 
 @dataclass
-class _Ticket:
-    lines: list[tuple[str, bytes]]
-    done: threading.Event = field(default_factory=threading.Event)
-    seal: bool = False  # seal the segment once this group is written
-    written: list[int] = field(default_factory=list)  # positions of the lines that were new
-    error: BaseException | None = None
+class _Segment:
+    """The open segment file of this writer, and the appends still syncing it."""
+
+    fd: int
+    path: Path
+    opened_at: float
+    size: int = 0
+    syncing: int = 0  # appends between their write and the end of their fdatasync
+    retired: bool = False  # no new writes; sealed (or dropped) once `syncing` is 0
+    broken: bool = False  # a write or sync failed: left active, unsealed, for the export to seal
 
 
 class EventLog:
@@ -59,12 +65,7 @@ class EventLog:
         self.root = root or log_root(settings)
         self._rating_range = (settings.validate_.rating_min, settings.validate_.rating_max)
         self._mutex = threading.Lock()
-        self._pending: list[_Ticket] = []
-        self._flushing = False
-        self._fd: int | None = None
-        self._path: Path | None = None
-        self._opened_at = 0.0
-        self._size = 0
+        self._segment: _Segment | None = None
         for state in (segments.ACTIVE, segments.SEALED):
             (self.root / state).mkdir(parents=True, exist_ok=True)
         self._seen = self._recent_event_ids()
@@ -84,75 +85,53 @@ class EventLog:
         return len(self.log(validate_events(records, limits, self._rating_range)))
 
     def log(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Log records from `validate_events` durably; returns those not logged before."""
+        """Log records from `validate_events` durably; returns those not logged before.
+
+        The lines are written under the lock; the fdatasync runs outside it, so appends
+        that arrive meanwhile are written and synced together: the kernel lets one journal
+        commit serve every sync waiting on it (group commit without a flusher thread)."""
         received = datetime.now(timezone.utc)
-        ticket = _Ticket([(r["event_id"], encode(r, received)) for r in records])
-        self._submit(ticket)
-        return [records[position] for position in ticket.written]
-
-    def _submit(self, ticket: _Ticket) -> None:
         with self._mutex:
-            self._pending.append(ticket)
-            leader = not self._flushing
-            self._flushing = True
-        if leader:
-            self._lead()
-        ticket.done.wait()
-        if ticket.error is not None:
-            raise ticket.error
-
-    def _lead(self) -> None:
-        """Write groups until nothing is queued (waiters that arrive meanwhile join the next group)."""
-        while True:
-            with self._mutex:
-                group, self._pending = self._pending, []
-                if not group:
-                    self._flushing = False
-                    return
+            fresh = [r for r in records if r["event_id"] not in self._seen]
+            if not fresh:
+                return []
+            data = b"".join(encode(r, received) for r in fresh)
+            segment = self._writable()
             try:
-                self._commit(group)
-            except BaseException as exc:  # every waiter of this group learns it was not logged
-                for ticket in group:
-                    ticket.error = exc
-            for ticket in group:
-                ticket.done.set()
-
-    def _commit(self, group: list[_Ticket]) -> None:
-        chunks, fresh = [], []
-        for ticket in group:
-            for position, (event_id, line) in enumerate(ticket.lines):
-                if event_id not in self._seen:
-                    self._seen.add(event_id)
-                    fresh.append(event_id)
-                    chunks.append(line)
-                    ticket.written.append(position)
-        if chunks:
-            try:
-                self._write(b"".join(chunks))
+                _write_all(segment.fd, data)
             except BaseException:
-                self._seen.difference_update(fresh)  # not logged: a retry must be able to log them
+                self._retire(segment, broken=True)
                 raise
-        if any(ticket.seal for ticket in group):
-            self._seal()
-
-    def _write(self, data: bytes) -> None:
+            segment.size += len(data)
+            segment.syncing += 1
+            self._seen.update(r["event_id"] for r in fresh)
         try:
-            if self._fd is None or self._due_for_rotation():
-                self._rotate()
-            _write_all(self._fd, data)
-            os.fdatasync(self._fd)
+            os.fdatasync(segment.fd)
         except BaseException:
-            self._abandon_segment()
+            with self._mutex:  # not known to be durable: a retry must be able to log them
+                self._seen.difference_update(r["event_id"] for r in fresh)
+                segment.syncing -= 1
+                self._retire(segment, broken=True)
             raise
-        self._size += len(data)
+        with self._mutex:
+            segment.syncing -= 1
+            self._settle(segment)
+        return fresh
 
-    def _due_for_rotation(self) -> bool:
-        return (self._size >= self.config.segment_max_bytes
-                or time.monotonic() - self._opened_at >= self.config.segment_max_age_s)
+    def _writable(self) -> _Segment:
+        """The segment to write to (caller holds the lock): a new one when there is none or
+        the current one is due for sealing by size or age."""
+        current = self._segment
+        if current is not None and (current.size >= self.config.segment_max_bytes
+                                    or time.monotonic() - current.opened_at >= self.config.segment_max_age_s):
+            self._retire(current)
+            current = None
+        if current is None:
+            current = self._segment = self._open_segment()
+        return current
 
-    def _rotate(self) -> None:
-        """Seal the current segment (if any) and start a new one, locked before it is visible."""
-        self._seal()
+    def _open_segment(self) -> _Segment:
+        """A new segment, locked before it becomes visible (so no export takes it for an orphan)."""
         active = self.root / segments.ACTIVE
         name = segments.new_segment_name()
         hidden = active / f".{name}"
@@ -160,32 +139,40 @@ class EventLog:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.replace(hidden, active / name)
         segments.fsync_directory(active)
-        self._fd, self._path, self._size, self._opened_at = fd, active / name, 0, time.monotonic()
+        return _Segment(fd, active / name, time.monotonic())
 
-    def _seal(self) -> None:
-        if self._fd is None:
+    def _retire(self, segment: _Segment, broken: bool = False) -> None:
+        """Stop writing to `segment` (caller holds the lock); it is sealed once its syncs end."""
+        segment.retired = True
+        segment.broken = segment.broken or broken
+        if self._segment is segment:
+            self._segment = None
+        self._settle(segment)
+
+    def _settle(self, segment: _Segment) -> None:
+        """Seal a retired segment nobody syncs any more (an empty one is removed; a broken one
+        is only closed: it may end in a torn line, which the export's orphan sealing cuts)."""
+        if not segment.retired or segment.syncing or segment.fd < 0:
             return
-        fd, path, size = self._fd, self._path, self._size
-        self._fd = self._path = None
+        fd, segment.fd = segment.fd, -1
         try:
-            if size:
+            if segment.broken:
+                return
+            if segment.size:
                 os.fsync(fd)
-                segments.move(path, self.root / segments.SEALED)
+                segments.move(segment.path, self.root / segments.SEALED)
             else:
-                path.unlink(missing_ok=True)
+                segment.path.unlink(missing_ok=True)
+                segments.fsync_directory(segment.path.parent)
         finally:
             os.close(fd)  # releases the flock
 
-    def _abandon_segment(self) -> None:
-        """After a failed write the segment may end in a torn line: stop writing to it.
-        It stays locked-free and active, so the next export seals it as an orphan."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = self._path = None
-
     def rotate(self) -> None:
-        """Seal the current segment now (the export takes sealed segments only)."""
-        self._submit(_Ticket([], seal=True))
+        """Seal the current segment (at once, or when its last sync ends): the export takes
+        sealed segments only."""
+        with self._mutex:
+            if self._segment is not None:
+                self._retire(self._segment)
 
     def close(self) -> None:
         self.rotate()

@@ -100,3 +100,20 @@ def test_invalid_events_are_refused_whole_naming_event_field_and_rule(events_wor
     too_big = client.post("/events", content=b" " * (limit + 1), headers={"content-type": "application/json"})
     assert too_big.status_code == 413 and too_big.json()["problems"][0]["rule"] == "body size"
     assert len(read_events(settings)) == before
+
+
+def test_concurrent_clicks_of_one_user_all_reach_the_online_history(events_world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from recaug.features.online import get_user_context
+
+    settings, client = events_world
+    clicked = ITEMS[20:28]
+
+    def click(item: str) -> int:
+        return client.post("/events", json={"user_id": "user-11", "item_id": item, "event_type": "click"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(click, clicked)) == [200] * len(clicked)
+    history = get_user_context(["user-11"], settings)[0].history_item_ids
+    assert set(clicked) <= set(history[-len(clicked):])  # no request overwrote another's push

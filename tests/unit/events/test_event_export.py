@@ -64,11 +64,11 @@ def test_only_impressions_write_no_batch_but_are_marked_exported(settings):
     assert export_events(settings).segments == 0
 
 
-def test_a_live_writers_segment_waits_and_a_dead_ones_is_exported(settings):
+def test_a_live_writers_segment_waits_and_an_unlocked_one_is_exported(settings):
     live = EventLog(settings)
     live.append([_event("live")])
     assert export_events(settings).segments == 0
-    live._abandon_segment()  # as if the process had died: its lock is gone, the segment stays active
+    live._retire(live._segment, broken=True)  # as after a failed write: closed unsealed, lock released
     result = export_events(settings)
     assert result.segments == 1 and result.interactions == 1
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -66,17 +67,19 @@ def test_segments_rotate_by_size_and_age(settings):
     assert len(read_events(settings)) == 62
 
 
-def test_appends_waiting_on_a_sync_are_committed_together_with_one_sync(settings, monkeypatch):
+def test_appends_are_written_while_a_sync_is_in_flight_and_each_returns_after_its_own_sync(settings, monkeypatch):
     event_log = EventLog(settings)
     event_log.append([_event(0)])  # opens the segment
+    path = event_log._segment.path
     syncs = []
     original = os.fdatasync
 
     def held_fdatasync(fd):
-        if not syncs:  # hold the first group until seven more appends queue up behind it
-            while len(event_log._pending) < 7:
-                threading.Event().wait(0.001)
-        syncs.append(fd)
+        if not syncs:  # hold the first sync until the seven other appends are written behind it
+            deadline = time.monotonic() + 60
+            while path.read_bytes().count(b"\n") < 9 and time.monotonic() < deadline:
+                time.sleep(0.001)
+        syncs.append(path.read_bytes().count(b"\n"))
         original(fd)
 
     monkeypatch.setattr(os, "fdatasync", held_fdatasync)
@@ -86,7 +89,7 @@ def test_appends_waiting_on_a_sync_are_committed_together_with_one_sync(settings
     for thread in threads:
         thread.join()
     event_log.close()
-    assert len(syncs) == 2  # the first append's group, then the seven that waited
+    assert len(syncs) == 8 and syncs[0] == 9, syncs  # the first sync covered every line written meanwhile
     assert sorted(read_events(settings)["event_id"]) == sorted(f"e{n}" for n in range(9))
 
 
@@ -104,7 +107,7 @@ def test_a_killed_writer_loses_nothing_acknowledged_and_its_segment_is_sealed_as
         "from recaug.events.log import EventLog\n"
         f"log = EventLog(load_settings({{'lake_root': {settings.lake_root!r}}}))\n"
         "log.append([{'event_id': f'k{n}', 'user_id': 'u', 'item_id': f'i{n}', 'event_type': 'click'} for n in range(50)])\n"
-        "os.write(log._fd, b'{\"event_id\": \"torn')\n"  # a write the kill interrupted
+        "os.write(log._segment.fd, b'{\"event_id\": \"torn')\n"  # a write the kill interrupted
         "print('acknowledged', flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
