@@ -13,6 +13,7 @@ The layout is a contract between stages; change it here and nowhere else.
     events/                   feedback event log from the gateway (see recaug/events/segments.py)
     models/<run>/             model artifacts (what serves: the deploy records under deploy/)
     deploy/                   deploy records
+    experiments/<id>.json     online experiments: split (salt, share), champion and challenger versions, start/end
     reports/<run>/            run reports
     manifests/<run>.json      data versions used by a run
     cache/                    content-hash caches (generations, embeddings)
@@ -33,7 +34,7 @@ from recaug import io
 
 SECTIONS = (
     "landing", "raw", "quarantine", "curated", "augment", "embeddings", "features",
-    "feast", "events", "models", "deploy", "reports", "manifests", "cache", "state", "redacted",
+    "feast", "events", "models", "deploy", "experiments", "reports", "manifests", "cache", "state", "redacted",
 )
 
 

@@ -19,6 +19,7 @@ from recaug.augment.config import AugmentConfig
 from recaug.data.config import DataConfig
 from recaug.deploy.config import DeployConfig
 from recaug.embed.config import EmbedConfig
+from recaug.experiments.config import ExperimentConfig
 from recaug.export.config import ExportConfig
 from recaug.events.config import EventsConfig
 from recaug.features.config import FeaturesConfig
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     export: ExportConfig = ExportConfig()
     deploy: DeployConfig = DeployConfig()
     events: EventsConfig = EventsConfig()
+    experiment: ExperimentConfig = ExperimentConfig()
     lock: LakeLockConfig = LakeLockConfig()
     privacy: PrivacyConfig = Field(PrivacyConfig(), description="pseudonym key, personal fields, DVC remote column drop")
 

@@ -11,6 +11,12 @@ that died under it, leaves an "in progress" record and maybe an unchecked versio
 next deploy or server start reconciles them away (recaug.deploy.reconcile).
 Every attempt writes deploy/records/<time>-v<version>.json. Deploying the model that is
 already live (same model.onnx hash) is a no-op.
+
+A version deployed with role "challenger" goes through the same steps but does not become
+live: it starts an online experiment (recaug.experiments) in which the gateway serves it to
+a share of users next to the champion; it becomes the champion only through a champion
+record (`recaug experiment conclude`). Deploying a new challenger or a new champion stops the
+running experiment, and reconcile then removes the old challenger's version.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CANDIDATE_SUFFIX = "__candidate"
+Role = Literal["champion", "challenger"]
 
 
 class DeployFailed(RecaugError):
@@ -63,12 +70,15 @@ class DeployRecord(BaseModel):
     smoke: SmokeResult | None = None
     reason: str = ""
     previous_version: int | None = None
+    role: Role = Field("champion", description="champion: what serves everyone; challenger: served to an "
+                       "experiment's share of users (recaug.experiments)")
 
 
-def deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
-    """Serve `artifact_dir`'s model.onnx as the next version of settings.deploy.model_name."""
+def deploy(settings: "Settings", artifact_dir: str, role: Role = "champion") -> DeployRecord:
+    """Serve `artifact_dir`'s model.onnx as the next version of settings.deploy.model_name
+    (as the champion, or as the challenger of a new experiment)."""
     with deploy_lock(settings):
-        return _deploy(settings, artifact_dir)
+        return _deploy(settings, artifact_dir, role)
 
 
 @contextlib.contextmanager
@@ -95,25 +105,30 @@ def deploy_lock(settings: "Settings", blocking: bool = True) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
+def _deploy(settings: "Settings", artifact_dir: str, role: Role) -> DeployRecord:
     from recaug.deploy.reconcile import reconcile_target
+    from recaug.experiments.store import end_running, start_experiment
 
     name = settings.deploy.model_name
     document = load_export(artifact_dir)
     model_sha256 = io.sha256_file(io.join(artifact_dir, ONNX_FILE))
     target = target_from_settings(settings)
+    current = live_record(settings)
+    if role == "challenger":
+        _check_challenger(current, artifact_dir, model_sha256)
+        end_running(settings, f"replaced by a new challenger ({artifact_dir})")  # reconcile removes its version
     try:
         reconcile_target(settings, target)
     except Exception as exc:  # a server that cannot even be reconciled cannot take a new version
         raise DeployFailed(f"deploy of {artifact_dir} not started: {_reason(exc, target)}") from exc
-    current = live_record(settings)
     vocab = io.join(artifact_dir, VOCAB_FILE)
     base = dict(model_name=name, model_sha256=model_sha256, artifact_dir=str(artifact_dir),
                 target=f"{settings.deploy.target.type}:{target.http_url}", model_format=target.model_format,
                 previous_version=current.version if current else None,
-                vocab_sha256=io.sha256_file(vocab) if io.exists(vocab) else "")
+                vocab_sha256=io.sha256_file(vocab) if io.exists(vocab) else "", role=role)
 
-    if current is not None and current.model_sha256 == model_sha256 and _ready(target, name, current.version):
+    if (role == "champion" and current is not None and current.model_sha256 == model_sha256
+            and _ready(target, name, current.version)):
         log.info("deploy: %s version %d already serves model %s; nothing to do", name, current.version, model_sha256[:12])
         return current.model_copy(update={"outcome": "unchanged"})
 
@@ -161,8 +176,23 @@ def _deploy(settings: "Settings", artifact_dir: str) -> DeployRecord:
         target.after_success(name, settings.deploy.keep_versions)
     except OSError as exc:  # pruning old version folders is housekeeping; the deploy stands
         log.warning("deploy: could not prune old versions of %s: %s", name, exc)
+    if role == "challenger":
+        experiment = start_experiment(settings, current.version, version, artifact_dir)
+        log.info("deploy: %s version %d serves as challenger in %s (%s)", name, version,
+                 experiment.experiment_id, target.http_url)
+        return record
+    end_running(settings, f"champion replaced by version {version}")
     log.info("deploy: %s version %d is live (%s)", name, version, target.http_url)
     return record
+
+
+def _check_challenger(current: DeployRecord | None, artifact_dir: str, model_sha256: str) -> None:
+    if current is None:
+        raise DeployFailed(f"cannot deploy {artifact_dir} as a challenger: no champion is live to compare it with; "
+                           "deploy a champion first (`recaug deploy` without --as-challenger)")
+    if current.model_sha256 == model_sha256:
+        raise DeployFailed(f"cannot deploy {artifact_dir} as a challenger: it is the live champion's model "
+                           f"(version {current.version})")
 
 
 def smoke_test(client, name: str, version: int | None, document: dict, tolerance: float) -> SmokeResult:
@@ -201,9 +231,31 @@ def list_records(settings: "Settings", model_name: str | None = None) -> list[De
 
 
 def live_record(settings: "Settings") -> DeployRecord | None:
-    """The last successful deploy of settings.deploy.model_name (what should be serving)."""
-    deployed = [r for r in list_records(settings, settings.deploy.model_name) if r.outcome == "deployed"]
+    """The last successful champion deploy of settings.deploy.model_name (what serves everyone)."""
+    deployed = [r for r in list_records(settings, settings.deploy.model_name)
+                if r.outcome == "deployed" and r.role == "champion"]
     return deployed[-1] if deployed else None
+
+
+def challenger_record(settings: "Settings") -> DeployRecord | None:
+    """The deployed challenger of the running experiment, if any (a version Triton must keep)."""
+    from recaug.experiments.store import running_experiment
+
+    experiment = running_experiment(settings)
+    if experiment is None:
+        return None
+    matching = [r for r in list_records(settings, settings.deploy.model_name)
+                if r.outcome == "deployed" and r.role == "challenger" and r.version == experiment.challenger_version]
+    return matching[-1] if matching else None
+
+
+def kept_versions(settings: "Settings", records: list[DeployRecord] | None = None) -> set[int]:
+    """Versions that passed a champion deploy, plus the running experiment's challenger: the
+    versions reconcile leaves in the repository and loaded."""
+    records = list_records(settings, settings.deploy.model_name) if records is None else records
+    kept = {r.version for r in records if r.outcome == "deployed" and r.role == "champion"}
+    challenger = challenger_record(settings)
+    return kept | ({challenger.version} if challenger else set())
 
 
 def _publish_and_check(settings, target: TritonTarget, name, version, files, top_k, hidden, document) -> SmokeResult:

@@ -3,8 +3,9 @@
 A deploy that died half way (its process killed, or Triton killed under it) can leave
 behind a version that never passed its smoke test (in the model repository, or loaded
 and serving), a staging candidate, or a record still saying "in progress". Reconciling
-removes every version of the model that no successful deploy record names, puts the live
-version's files and config back when they are missing or were replaced, closes
+removes every version of the model that no successful deploy record names (a challenger's
+only while its experiment runs), puts the live version's (and the running challenger's) files
+and config back when they are missing or were replaced, closes
 interrupted records as rejected, and makes the running server load what is left.
 
 It runs before the local server starts (so `--load-model=*` loads only checked versions)
@@ -45,16 +46,15 @@ class ReconcileResult(BaseModel):
 
 def reconcile_repository(settings: "Settings", repository: str | Path) -> ReconcileResult:
     """Bring the local model repository in line with the deploy records (no server needed)."""
-    from recaug.deploy.deploy import CANDIDATE_SUFFIX, list_records
+    from recaug.deploy.deploy import CANDIDATE_SUFFIX, challenger_record, kept_versions, list_records, live_record
     from recaug.deploy.repository import LocalRepository
 
     name = settings.deploy.model_name
     repo = LocalRepository(repository)
     records = list_records(settings, name)
-    deployed = [r for r in records if r.outcome == "deployed"]
-    live = deployed[-1] if deployed else None
+    live = live_record(settings)
     result = ReconcileResult(model_name=name, live_version=live.version if live else None)
-    checked = {r.version for r in deployed}
+    checked = kept_versions(settings, records)
     for version in repo.versions(name):
         if version not in checked:
             repo.remove_version(name, version)
@@ -66,6 +66,9 @@ def reconcile_repository(settings: "Settings", repository: str | Path) -> Reconc
         repo.remove_model(name)
     elif live.target.startswith("local:"):
         result.restored_live = _restore_live(settings, repo, live)
+        challenger = challenger_record(settings)
+        if challenger is not None and challenger.target.startswith("local:"):
+            result.restored_live = _restore_live(settings, repo, challenger) or result.restored_live
     result.closed_records = _close_interrupted(settings, records)
     if result.changed or result.closed_records:
         log.warning("reconcile %s: live version %s; removed unchecked versions %s%s%s; closed interrupted deploys %s",
@@ -101,7 +104,7 @@ def reconcile_running(settings: "Settings") -> ReconcileResult | None:
 
 def reconcile_target(settings: "Settings", target: "TritonTarget") -> ReconcileResult:
     """Reconcile the repository (local target) and the running server's loaded versions."""
-    from recaug.deploy.deploy import CANDIDATE_SUFFIX, list_records, live_record
+    from recaug.deploy.deploy import CANDIDATE_SUFFIX, challenger_record, kept_versions, live_record
     from recaug.deploy.local import LocalTarget
 
     name = settings.deploy.model_name
@@ -110,11 +113,13 @@ def reconcile_target(settings: "Settings", target: "TritonTarget") -> ReconcileR
     result = reconcile_repository(settings, target.repository.root)
     live = live_record(settings)
     loaded = target.loaded_versions(name)
-    stray = loaded - {r.version for r in list_records(settings, name) if r.outcome == "deployed"}
+    stray = loaded - kept_versions(settings)
     if target.loaded_versions(name + CANDIDATE_SUFFIX):
         target.discard(name + CANDIDATE_SUFFIX)
         result.removed_candidate = True
-    if result.changed or stray or (live is not None and live.version not in loaded):
+    challenger = challenger_record(settings)
+    missing = live is not None and live.version not in loaded or challenger is not None and challenger.version not in loaded
+    if result.changed or stray or missing:
         target.reload(name)
         result.reloaded = True
         log.info("reconcile %s: Triton re-read the repository (unloaded %s, live version %s)",
@@ -124,12 +129,11 @@ def reconcile_target(settings: "Settings", target: "TritonTarget") -> ReconcileR
 
 def _reconcile_remote(settings: "Settings", target: "TritonTarget") -> ReconcileResult:
     """A remote server has no folder to clean: push the live version again over an interrupted one."""
-    from recaug.deploy.deploy import list_records, previous_release
+    from recaug.deploy.deploy import list_records, live_record, previous_release
 
     name = settings.deploy.model_name
     records = list_records(settings, name)
-    deployed = [r for r in records if r.outcome == "deployed"]
-    live = deployed[-1] if deployed else None
+    live = live_record(settings)
     result = ReconcileResult(model_name=name, live_version=live.version if live else None)
     for record in records:
         if record.outcome == "in_progress":
@@ -140,7 +144,7 @@ def _reconcile_remote(settings: "Settings", target: "TritonTarget") -> Reconcile
 
 
 def _restore_live(settings: "Settings", repo, live: "DeployRecord") -> bool:
-    """Write back the live version's folder and config from its artifact when they differ."""
+    """Write back a served version's folder and the model's config from its artifact when they differ."""
     from recaug.deploy.repository import model_config, to_pbtxt, version_files
     from recaug.export.onnx import ONNX_FILE, load_export
 

@@ -66,6 +66,7 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
             log.error("gateway: 503 for user %s: %s", user_id, exc)
             return JSONResponse(error_body(exc.code), status_code=503)
         # per-dependency time, readable in browsers' dev tools and by load tests
+        response.headers["X-Request-Id"] = answer.request_id
         response.headers["Server-Timing"] = ", ".join(f"{name};dur={value * 1e3:.3f}" for name, value in timings.items())
         return answer
 

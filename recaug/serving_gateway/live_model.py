@@ -13,8 +13,13 @@ deployed) changes its size and time, so it is seen too. A request that finds its
 version gone from Triton forces that refresh and waits for it. Vocabularies of the last few
 versions stay cached, so a version switch back and forth costs nothing.
 
+While an online experiment runs (recaug.experiments) against the live version, a user whose
+salted hash falls in the challenger's share is pinned the same way to the challenger's
+version, with its own vocabulary; the experiment records in the lake are watched with the
+deploy records. An experiment whose champion is no longer the live version is not served.
+
 With an explicit artifact (`recaug serve gateway --artifact DIR`), requests are pinned to
-the newest deployed version whose record names that artifact directory.
+the newest deployed version whose record names that artifact directory (no experiment).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from recaug.errors import RecaugError
 
 if TYPE_CHECKING:
     from recaug.deploy.deploy import DeployRecord
+    from recaug.experiments.split import Arm
+    from recaug.experiments.store import Experiment
     from recaug.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,28 @@ class ServedModel:
         return self.vocab[index] if 0 < index < len(self.vocab) else None
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """What the records say serves: the live version and, during an experiment, the challenger."""
+
+    champion: ServedModel | None
+    experiment: "Experiment | None" = None
+    challenger: ServedModel | None = None
+
+    def for_user(self, user_id: str) -> tuple["Arm | None", ServedModel | None]:
+        """(arm, version) of this user's requests; arm None when no experiment runs."""
+        from recaug.experiments.split import CHALLENGER, CHAMPION, assign_arm
+
+        if self.experiment is None or self.challenger is None:
+            return None, self.champion
+        if assign_arm(user_id, self.experiment.salt, self.experiment.share) == CHALLENGER:
+            return CHALLENGER, self.challenger
+        return CHAMPION, self.champion
+
+
+NOTHING_PINNED = Pinned(None)
+
+
 class VersionUnusable(RecaugError):
     """A deployed version's artifact cannot be used to encode/decode (missing or changed since deploy)."""
 
@@ -74,10 +103,11 @@ class LiveModel:
         self.vocabularies_kept = vocabularies_kept
         self._clock = clock
         self._folder = settings.lake.url("deploy", "records")
+        self._experiments_folder = settings.lake.url("experiments")
         self._cache: OrderedDict[int, ServedModel] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-records")
-        self._served: ServedModel | None = None
+        self._pinned: Pinned = NOTHING_PINNED
         self._listing: tuple | None = None
         self._checked_at = float("-inf")
         self._pending: asyncio.Future | None = None  # background check
@@ -86,20 +116,29 @@ class LiveModel:
 
     @property
     def served(self) -> ServedModel | None:
-        """The pinned version as of now (no I/O)."""
-        return self._served
+        """The pinned live version as of now (no I/O)."""
+        return self._pinned.champion
+
+    @property
+    def pinned(self) -> Pinned:
+        """Live version, experiment and challenger as of now (no I/O)."""
+        return self._pinned
 
     def current(self) -> ServedModel | None:
-        """The pinned version; starts a background check of the records when one is due."""
+        """The pinned live version; starts a background check of the records when one is due."""
+        return self.current_pinned().champion
+
+    def current_pinned(self) -> Pinned:
+        """What is pinned; starts a background check of the records when one is due."""
         if self._pending is None and self._clock() - self._checked_at >= self.check_interval_s:
             self._checked_at = self._clock()
             self._pending = asyncio.get_running_loop().run_in_executor(self._executor, self._read, self._listing, False)
             self._pending.add_done_callback(self._installed)
-        return self._served
+        return self._pinned
 
-    async def refresh(self) -> ServedModel | None:
-        """Re-read the records now (Triton said the pinned version is gone) and return the live
-        version. Requests that fail together share one re-read."""
+    async def refresh(self) -> Pinned:
+        """Re-read the records now (Triton said the pinned version is gone) and return what they
+        pin. Requests that fail together share one re-read."""
         if self._forced is None:
             self._forced = asyncio.ensure_future(self._forced_read())
         try:
@@ -107,7 +146,7 @@ class LiveModel:
         finally:
             if self._forced is not None and self._forced.done():
                 self._forced = None
-        return self._served
+        return self._pinned
 
     async def _forced_read(self) -> None:
         if self._pending is not None:
@@ -129,17 +168,25 @@ class LiveModel:
             return
         self._install(*future.result())
 
-    def _install(self, listing: tuple | None, served: "ServedModel | None | _Unchanged") -> None:
-        if served is UNCHANGED:
+    def _install(self, listing: tuple | None, pinned: "Pinned | _Unchanged") -> None:
+        if pinned is UNCHANGED:
             return
         self._listing = listing
-        previous, self._served = self._served, served
-        if served is not None and (previous is None or previous.version != served.version):
+        previous, self._pinned = self._pinned, pinned
+        served = pinned.champion
+        if served is not None and (previous.champion is None or previous.champion.version != served.version):
             log.info("gateway: requests now go to %s version %d (%s, %d items, top-%d)", self.model_name,
                      served.version, served.artifact_dir, len(served.vocab) - 1, served.top_k)
+        experiment, challenger = pinned.experiment, pinned.challenger
+        if experiment is not None and challenger is not None and (
+                previous.experiment is None or previous.experiment.experiment_id != experiment.experiment_id):
+            log.info("gateway: experiment %s: %.0f%% of users go to challenger version %d", experiment.experiment_id,
+                     100 * experiment.share, challenger.version)
+        elif previous.experiment is not None and experiment is None:
+            log.info("gateway: experiment %s no longer served", previous.experiment.experiment_id)
 
     def _read(self, previous_listing: tuple | None, force: bool):
-        """(listing, ServedModel | None) when something changed, else (listing, UNCHANGED)."""
+        """(listing, Pinned) when something changed, else (listing, UNCHANGED)."""
         try:
             listing = self._list_records()
         except Exception as exc:  # unreadable records folder: keep serving what is pinned
@@ -154,23 +201,58 @@ class LiveModel:
                 log.warning("gateway: no deployed version of %s in %s%s; answering with popular items",
                             self.model_name, self._folder,
                             f" with artifact {self.pinned_artifact}" if self.pinned_artifact else "")
-                return listing, None
-            return listing, self._model(record)
+                return listing, NOTHING_PINNED
+            champion = self._model(record)
         except VersionUnusable as exc:
             log.error("gateway: %s; answering with popular items", exc)
-            return listing, None
+            return listing, NOTHING_PINNED
         except Exception as exc:  # a record being rewritten, a remote hiccup: look again at the next check
             log.warning("gateway: cannot read deploy records in %s (%s: %s); keeping the pinned version",
                         self._folder, type(exc).__name__, exc)
             return previous_listing, UNCHANGED
+        return listing, self._with_experiment(champion)
+
+    def _with_experiment(self, champion: ServedModel) -> Pinned:
+        """The running experiment against `champion` with its challenger's vocabulary; the
+        champion alone when there is none or it cannot be served."""
+        from recaug.deploy.deploy import list_records
+        from recaug.experiments.store import running_experiment
+
+        if self.pinned_artifact is not None:
+            return Pinned(champion)
+        try:
+            experiment = running_experiment(self.settings)
+            if experiment is None:
+                return Pinned(champion)
+            if experiment.champion_version != champion.version:
+                log.warning("gateway: experiment %s compares against version %d, but version %d is live; "
+                            "not serving its challenger", experiment.experiment_id, experiment.champion_version,
+                            champion.version)
+                return Pinned(champion)
+            records = [r for r in list_records(self.settings, self.model_name) if r.outcome == "deployed"
+                       and r.role == "challenger" and r.version == experiment.challenger_version]
+            if not records:
+                log.warning("gateway: experiment %s names challenger version %d, which has no deployed record; "
+                            "not serving it", experiment.experiment_id, experiment.challenger_version)
+                return Pinned(champion)
+            return Pinned(champion, experiment, self._model(records[-1]))
+        except Exception as exc:  # an unreadable experiment must not stop the champion from serving
+            log.error("gateway: cannot serve the running experiment (%s: %s); every user gets version %d",
+                      type(exc).__name__, exc, champion.version)
+            return Pinned(champion)
 
     def _list_records(self) -> tuple:
-        """(name, size, modification time) of every record: deploy rewrites a record in place
-        (in_progress -> deployed), so names alone would miss that change."""
-        fs, path = io.filesystem(self._folder)
+        """(name, size, modification time) of every deploy and experiment record: both are
+        rewritten in place (in_progress -> deployed, running -> stopped), so names alone would
+        miss a change."""
+        return self._list_folder(self._folder) + self._list_folder(self._experiments_folder)
+
+    @staticmethod
+    def _list_folder(folder: str) -> tuple:
+        fs, path = io.filesystem(folder)
         if not fs.exists(path):
             return ()
-        if io.is_local(self._folder):
+        if io.is_local(folder):
             with os.scandir(path) as entries:
                 return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries
                                     if e.name.endswith(".json")))

@@ -8,7 +8,9 @@ deadline (`triton_timeout_s`, `features_timeout_s`).
 Every request is pinned to the live model version (recaug.serving_gateway.live_model):
 its history is encoded with that version's vocabulary, Triton is asked for exactly that
 version, and the answer is decoded with the same vocabulary only if Triton says that
-version produced it. When a dependency fails, the request is answered with popular items
+version produced it. During an online experiment, users in the challenger's share are pinned
+the same way to the challenger's version; every answer names its arm and a request id, which
+events posted for it carry back. When a dependency fails, the request is answered with popular items
 and a `source` naming why (recaug.serving_gateway.outcomes); only when there is nothing
 at all to serve does it fail, with a stable error code.
 """
@@ -19,15 +21,16 @@ import asyncio
 import concurrent.futures
 import logging
 import time
+import uuid
 from typing import TYPE_CHECKING, Callable, Literal, NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from recaug import io
 from recaug.serving_gateway import outcomes
 from recaug.serving_gateway.breaker import CircuitBreaker
 from recaug.serving_gateway.item_cache import ItemCache
-from recaug.serving_gateway.live_model import LiveModel, ServedModel
+from recaug.serving_gateway.live_model import LiveModel, Pinned, ServedModel
 from recaug.serving_gateway.metrics import GatewayMetrics
 from recaug.serving_gateway.outcomes import Unavailable
 from recaug.serving_gateway.ranking import mmr, popular_items
@@ -56,6 +59,8 @@ class Recommendation(BaseModel):
     source: outcomes.Source
     model_version: str | None = None
     items: list[RecommendedItem]
+    request_id: str = Field("", description="identifies this answer; events about its items carry it back")
+    arm: str | None = Field(None, description="experiment arm (champion or challenger); None without an experiment")
 
 
 class NothingToServe(Unavailable):
@@ -202,10 +207,11 @@ class RecommendationService:
                               f"asked for version {model.version}, Triton answered with version {answered!r}")
         return result.as_numpy("top_ids")[0], result.as_numpy("top_scores")[0]
 
-    async def _infer_live(self, context: "UserContext", now: int):
-        """(model, ids, scores) from the live version; when Triton no longer has the pinned
-        version, look at the deploy records again and retry once with the version they name."""
-        model = self.live.current()
+    async def _infer_live(self, context: "UserContext", now: int, pin: "UserPin"):
+        """(model, ids, scores) from the version pinned for the user (the live one, or the
+        challenger); when Triton no longer has it, look at the records again and retry once with
+        the version they name for this user (`pin` follows)."""
+        model = pin.model
         if not context.history_item_ids:
             return model, None, None
         for attempt in (1, 2):
@@ -218,7 +224,8 @@ class RecommendationService:
                 ids, scores = await self._infer(model, history, timestamps, now)
                 return model, ids, scores
             except VersionGone as gone:
-                refreshed = await self.live.refresh()
+                pin.follow(await self.live.refresh())
+                refreshed = pin.model
                 if attempt == 2 or refreshed is None or refreshed.version == model.version:
                     self.metrics.failed(outcomes.MODEL_UNAVAILABLE)
                     raise Unavailable(outcomes.MODEL_UNAVAILABLE, gone.detail) from None
@@ -241,15 +248,17 @@ class RecommendationService:
         """`timings` (if given) receives seconds spent per dependency: context, triton, items;
         `diversity` None: the configured default, else the answering version's chosen weight."""
         started = time.perf_counter()
+        pin = UserPin(user_id, self.live.current_pinned())
         answer = await self._recommend(user_id, k, diversity, int(time.time()) if now is None else now,
-                                       {} if timings is None else timings)
+                                       {} if timings is None else timings, pin)
+        answer.request_id, answer.arm = uuid.uuid4().hex, pin.arm
         self.metrics.answered(answer.source, time.perf_counter() - started)
         served = self.live.served
         self.metrics.live_version = served.version if served else 0
         return answer
 
     async def _recommend(self, user_id: str, k: int, diversity: float | None, now: int,
-                         timings: dict[str, float]) -> Recommendation:
+                         timings: dict[str, float], pin: "UserPin") -> Recommendation:
         from recaug.features.online import get_user_context
 
         started = time.perf_counter()
@@ -262,7 +271,7 @@ class RecommendationService:
         seen = set(context.history_item_ids)
         started = time.perf_counter()
         try:
-            model, ids, scores = await self._infer_live(context, now)
+            model, ids, scores = await self._infer_live(context, now, pin)
         except Unavailable as exc:
             return self._fallback(user_id, exc, seen, k)
         finally:
@@ -357,6 +366,17 @@ class RecommendationService:
             self._triton = None
         self._lookups.shutdown(wait=False, cancel_futures=True)
         self.live.close()
+
+
+class UserPin:
+    """The arm and version one request is pinned to; follows a re-read of the records."""
+
+    def __init__(self, user_id: str, pinned: Pinned):
+        self.user_id = user_id
+        self.follow(pinned)
+
+    def follow(self, pinned: Pinned) -> None:
+        self.arm, self.model = pinned.for_user(self.user_id)
 
 
 class VersionGone(Unavailable):
