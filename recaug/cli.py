@@ -28,6 +28,7 @@ STAGE_CLI_MODULES = (
     "recaug.export.cli",
     "recaug.orchestrate.cli",
     "recaug.deploy.cli",
+    "recaug.experiments.cli",
     "recaug.report.cli",
     "recaug.privacy.cli",
     "recaug.lake_cli",
@@ -41,6 +42,7 @@ LOCK_FREE_COMMANDS = frozenset({
     "features serve", "features context",
     "serve triton start", "serve triton stop", "serve triton status", "serve gateway",
     "lake status", "lake unlock", "lake hold",
+    "experiment list", "experiment report",
 })
 
 Handler = Callable[[argparse.Namespace, "object"], int | None]

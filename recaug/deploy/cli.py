@@ -15,7 +15,7 @@ def _deploy(args, settings) -> int:
     from recaug.deploy.deploy import deploy
     from recaug.export.cli import artifact_dir
 
-    _print(deploy(settings, artifact_dir(args, settings)))
+    _print(deploy(settings, artifact_dir(args, settings), "challenger" if args.as_challenger else "champion"))
     return 0
 
 
@@ -73,6 +73,9 @@ def register(commands) -> None:
         "deploy", "serve a model artifact on Triton (staged load, smoke test, rollback on failure)", _deploy
     )
     parser.add_argument("--artifact", help="model artifact directory with model.onnx (default: models/<run-id>)")
+    parser.add_argument("--as-challenger", action="store_true",
+                        help="serve it to experiment.share of users next to the champion (an online experiment; "
+                        "`recaug experiment conclude` promotes it if it wins)")
 
     serve = commands.group("serve", "run the serving processes: Triton and the recommendation gateway")
     triton = serve.group("triton", "the local Triton Inference Server (bundled binary)")
