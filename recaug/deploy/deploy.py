@@ -181,9 +181,19 @@ def _deploy(settings: "Settings", artifact_dir: str, role: Role) -> DeployRecord
         log.info("deploy: %s version %d serves as challenger in %s (%s)", name, version,
                  experiment.experiment_id, target.http_url)
         return record
-    end_running(settings, f"champion replaced by version {version}")
+    if end_running(settings, f"champion replaced by version {version}") is not None:
+        _reconcile_quietly(settings, target)  # the stopped challenger's version goes now
     log.info("deploy: %s version %d is live (%s)", name, version, target.http_url)
     return record
+
+
+def _reconcile_quietly(settings: "Settings", target: TritonTarget) -> None:
+    from recaug.deploy.reconcile import reconcile_target
+
+    try:
+        reconcile_target(settings, target)
+    except Exception as exc:  # housekeeping after the deploy stood; the next deploy or start reconciles
+        log.warning("deploy: could not remove the stopped challenger's version now (%s: %s)", type(exc).__name__, exc)
 
 
 def _check_challenger(current: DeployRecord | None, artifact_dir: str, model_sha256: str) -> None:

@@ -91,11 +91,7 @@ def _promote(settings: "Settings", report: ExperimentReport) -> "DeployRecord":
 
 def _remove_challenger(settings: "Settings") -> None:
     """Let reconcile unload the stopped challenger now (else the next deploy or start does)."""
-    from recaug.deploy.reconcile import reconcile_target
+    from recaug.deploy.deploy import _reconcile_quietly
     from recaug.deploy.target import target_from_settings
 
-    try:
-        reconcile_target(settings, target_from_settings(settings))
-    except Exception as exc:  # housekeeping: the experiment has ended either way
-        log.warning("experiment: could not remove the challenger version now (%s: %s); the next deploy or "
-                    "server start will", type(exc).__name__, exc)
+    _reconcile_quietly(settings, target_from_settings(settings))
