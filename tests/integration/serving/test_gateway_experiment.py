@@ -1,6 +1,7 @@
 """An online experiment through the real gateway, Triton and Feast: a champion and a challenger
 deployed side by side; each user always gets the same arm and that arm's version (decoded with
-that version's own vocabulary), and deploys and promotion end the experiment as recorded."""
+that version's own vocabulary); the report counts the events posted for each arm, conclude promotes
+the winner through a champion record, and new deploys end the experiment as recorded."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def experiment_world(serving_root, triton):
     settings = gateway_test_settings(root, "recaug_experiment", triton.home, triton_timeout_s=5.0,
                                      features_timeout_s=5.0)
     settings.experiment.share = 0.4
+    settings.experiment.min_impressions = 50
     settings.deploy.gateway.records_check_interval_s = 0.0
     interactions = write_marketplace(settings, ITEMS, n_users=40, n_events=1200)
     champion = make_exported_artifact(settings, root / "lake" / "models" / "run-1", ITEMS, seed=5)
@@ -76,7 +78,55 @@ def test_each_user_always_gets_the_same_arm_and_that_arms_version(experiment_wor
     assert arms == {"champion", "challenger"}
 
 
-def test_promotion_and_new_deploys_end_the_experiment(experiment_world, triton):
+def test_the_report_counts_logged_events_per_arm_and_conclude_promotes_the_winner(experiment_world):
+    """Impressions and clicks posted to POST /events as a client would (clicks of champion users
+    without their arm: the report recomputes it); the challenger's users click more."""
+    from fastapi.testclient import TestClient
+
+    from recaug.deploy.deploy import live_record
+    from recaug.experiments.conclude import conclude
+    from recaug.experiments.report import experiment_report
+    from recaug.experiments.store import find_experiment, running_experiment
+    from recaug.serving_gateway.app import create_app
+
+    settings, users, _, challenger = experiment_world
+    experiment = running_experiment(settings)
+    expected = {"champion": [0, 0], "challenger": [0, 0]}  # impressions, clicked impressions
+    with TestClient(create_app(settings)) as client:
+        for _ in range(3):
+            for user in users:
+                body = _ask(client, user).body
+                arm, tags = body["arm"], {"request_id": body["request_id"], "model_version": body["model_version"]}
+                events = [{"user_id": user, "item_id": item["item_id"], "event_type": "impression", "arm": arm, **tags}
+                          for item in body["items"]]
+                clicks = body["items"][:3] if arm == "challenger" else body["items"][:1]
+                events += [{"user_id": user, "item_id": item["item_id"], "event_type": "click", "request_id":
+                            body["request_id"], **({"arm": arm} if arm == "challenger" else {})} for item in clicks]
+                if not events:  # the user has seen every item this version ranks
+                    continue
+                response = client.post("/events", json={"events": events})
+                assert response.status_code == 200, response.text
+                expected[arm][0] += len(body["items"])
+                expected[arm][1] += len(clicks)
+
+    report = experiment_report(settings, experiment)
+    for arm, (impressions, clicked) in expected.items():
+        assert (report.arms[arm].impressions, report.arms[arm].ctr.count) == (impressions, clicked), arm
+    assert report.arms["champion"].model_versions == ["1"] and report.arms["challenger"].model_versions == ["2"]
+    assert report.arms_recomputed == expected["champion"][1]
+    assert report.verdict == "challenger_wins", report.verdict_text
+
+    conclusion = conclude(settings)
+    assert conclusion.action == "promoted"
+    live = live_record(settings)
+    assert (live.version, live.role, live.artifact_dir, live.previous_version) == (2, "champion", challenger, 1)
+    assert experiment.experiment_id in live.reason and live.smoke.passed
+    assert find_experiment(settings, experiment.experiment_id).status == "promoted"
+    with TestClient(create_app(settings)) as client:
+        assert {(b["arm"], b["model_version"]) for b in (_ask(client, u).body for u in users)} == {(None, "2")}
+
+
+def test_new_deploys_end_the_experiment_and_reconcile_removes_its_challenger(experiment_world):
     from fastapi.testclient import TestClient
 
     from recaug.deploy.deploy import deploy, kept_versions, live_record
@@ -84,25 +134,26 @@ def test_promotion_and_new_deploys_end_the_experiment(experiment_world, triton):
     from recaug.experiments.store import list_experiments, running_experiment
     from recaug.serving_gateway.app import create_app
 
-    settings, users, champion, challenger = experiment_world
+    settings, users, _, _ = experiment_world
+    name = settings.deploy.model_name
     target = LocalTarget.from_settings(settings)
-    assert {1, 2} <= target.loaded_versions(settings.deploy.model_name)
-    assert kept_versions(settings) == {1, 2}
-
-    # a new challenger replaces the running experiment; reconcile drops the old challenger's version
     third = make_exported_artifact(settings, settings.lake.local("models", "run-3"), ITEMS, seed=7)
     assert deploy(settings, third, role="challenger").version == 3
-    ended = [e for e in list_experiments(settings) if e.challenger_version == 2][0]
+    assert running_experiment(settings).champion_version == 2
+    assert kept_versions(settings) == {1, 2, 3} and target.loaded_versions(name) == {2, 3}
+
+    # a new challenger replaces the running experiment; reconcile drops the old challenger's version
+    fourth = make_exported_artifact(settings, settings.lake.local("models", "run-4"), ITEMS, seed=8)
+    assert deploy(settings, fourth, role="challenger").version == 4
+    ended = [e for e in list_experiments(settings) if e.challenger_version == 3][0]
     assert ended.status == "stopped" and "replaced by a new challenger" in ended.end_reason
-    assert running_experiment(settings).challenger_version == 3
-    assert target.repository.versions(settings.deploy.model_name) == [1, 3]
-    assert target.loaded_versions(settings.deploy.model_name) == {1, 3}
+    assert running_experiment(settings).challenger_version == 4
+    assert target.repository.versions(name) == [1, 2, 4] and target.loaded_versions(name) == {2, 4}
 
     # a new champion ends the experiment too: nobody is served the challenger any more
-    fourth = make_exported_artifact(settings, settings.lake.local("models", "run-4"), ITEMS, seed=8)
-    assert deploy(settings, fourth).version == 4
-    assert running_experiment(settings) is None and live_record(settings).version == 4
+    fifth = make_exported_artifact(settings, settings.lake.local("models", "run-5"), ITEMS, seed=9)
+    assert deploy(settings, fifth).version == 5
+    assert running_experiment(settings) is None and live_record(settings).version == 5
+    assert target.repository.versions(name) == [2, 5] and target.loaded_versions(name) == {2, 5}
     with TestClient(create_app(settings)) as client:
-        bodies = [_ask(client, user).body for user in users]
-    assert {(b["arm"], b["model_version"]) for b in bodies} == {(None, "4")}
-    assert target.repository.versions(settings.deploy.model_name) == [1, 4]
+        assert {(b["arm"], b["model_version"]) for b in (_ask(client, u).body for u in users)} == {(None, "5")}
