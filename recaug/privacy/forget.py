@@ -6,7 +6,8 @@ What goes (docs/PRIVACY.md has the full list and what stays):
   build manifest is updated so the next materialize stays incremental);
 - the generation-cache entries made from their data (tagged with their keyed
   pseudonym, or named by their profile rows) and the cached vectors of their profiles;
-- their rows in the online store (SQLite, vacuumed; or Redis).
+- their rows in the online store (SQLite, vacuumed; or Redis);
+- their lines in the closed segments of the feedback event log (events/).
 Then every file left in those sections is searched for the ids; any hit is reported.
 
 raw/, landing/, quarantine/ and DVC's cache and remote are immutable records of what
@@ -19,6 +20,7 @@ rerun removes nothing more (idempotent), and a crash part-way is finished by a r
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Iterable
 
@@ -39,8 +41,8 @@ USER_TABLES = (
     ("features", "user_*.parquet"),
 )
 #: sections searched for residues after the removal (the immutable ones are not)
-SEARCHED_SECTIONS = ("curated", "augment", "embeddings", "features", "feast", "cache", "models", "reports", "manifests",
-                     "deploy")
+SEARCHED_SECTIONS = ("curated", "augment", "embeddings", "features", "feast", "events", "cache", "models", "reports",
+                     "manifests", "deploy")
 IMMUTABLE_SECTIONS = ("raw", "landing", "quarantine")
 
 
@@ -86,7 +88,12 @@ def forget_users(settings: "Settings", user_ids: Iterable[str]) -> ForgetResult:
     from recaug.features.erase import delete_online_users
 
     result.removed["feast online store"] = delete_online_users(settings, users)
-    result.residues = find_traces(settings, users)
+    result.removed["events log"], busy = _forget_events(settings, users)
+    found = find_traces(settings, users)
+    named = {_relative(lake, path): path for path in busy}
+    result.residues = [f"{r} (active segment of a running writer: forget again once it is sealed)" if r in named else r
+                       for r in found] + [f"{path} (active segment of a running writer)" for r, path in named.items()
+                                          if r not in found]
     result.not_rewritten = [s + "/" for s in IMMUTABLE_SECTIONS] + ["the DVC cache and remote"]
     for place, count in sorted(result.removed.items()):
         if count:
@@ -96,6 +103,40 @@ def forget_users(settings: "Settings", user_ids: Iterable[str]) -> ForgetResult:
     log.info("forget: %d user(s), %d rows/entries removed, %d residue file(s); not rewritten: %s",
              len(users), result.total, len(result.residues), ", ".join(result.not_rewritten))
     return result
+
+
+def _forget_events(settings: "Settings", users: list[str]) -> tuple[int, list[str]]:
+    """Drop the users' lines from the feedback event log's closed segments (sealed, being
+    exported, exported), each rewritten atomically. A segment a live gateway still writes
+    cannot be rewritten under it: returned as a residue (forget again once it is sealed)."""
+    from recaug.events import segments
+    from recaug.events.log import log_root
+
+    root = log_root(settings)
+    if not root.is_dir():
+        return 0, []
+    segments.seal_orphans(root)  # segments of dead writers become closed ones
+    removed, busy = 0, []
+    wanted = set(users)
+    for path in segments.all_segments(root):
+        data = path.read_bytes()
+        lines = data.splitlines(keepends=True)
+        kept = [line for line in lines if _event_user(line) not in wanted]
+        if len(kept) == len(lines):
+            continue
+        if path.parent.name == segments.ACTIVE:
+            busy.append(str(path))
+            continue
+        io.write_bytes(str(path), b"".join(kept))
+        removed += len(lines) - len(kept)
+    return removed, busy
+
+
+def _event_user(line: bytes) -> str | None:
+    try:
+        return str(json.loads(line).get("user_id"))
+    except (ValueError, AttributeError):
+        return None  # a torn line: not an acknowledged event
 
 
 def _relative(lake, url: str) -> str:
