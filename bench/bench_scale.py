@@ -1,0 +1,135 @@
+"""Pipeline stages at growing data sizes: wall time, peak memory and the growth exponent.
+
+Each size gets a fresh lake: the synthetic marketplace (users and items grow with the
+interactions, 30 daily batches), then every stage as its own `recaug` process, exactly as
+the CLI, DVC and Airflow tasks run them. Peak memory is the process tree's maximum
+resident set (wait4's ru_maxrss). The growth exponent of a stage is the slope of
+log(time) over log(interactions) between the smallest and the largest size: 1.0 is
+linear. Training runs one epoch and evaluation ranks the whole catalogue for every user,
+so "model" grows with users x items by design; the target (every other stage at most
+linear, peak memory under 8 GiB) is checked for the rest.
+
+    .venv/bin/python bench/bench_scale.py [--sizes 100000,1000000,10000000] [--keep DIR]
+
+Prints a Markdown table and writes bench/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MEMORY_LIMIT_GIB = 8.0
+USERS_PER_INTERACTION = 1 / 50   # ~50 events per user, as in the default marketplace
+ITEMS_PER_INTERACTION = 1 / 200  # a catalogue that grows slower than the traffic
+DAYS = 30
+
+STAGES: list[tuple[str, list[str]]] = [
+    ("synth", ["data", "synth"]),
+    ("ingest", ["ingest"]),
+    ("augment (budget 0)", ["augment", "--budget", "0"]),
+    ("embed", ["embed"]),
+    ("features build", ["features", "build"]),
+    ("features apply", ["features", "apply"]),
+    ("features materialize", ["features", "materialize"]),
+    ("model (1 epoch, evaluate, export)", ["model", "--set", "train.epochs=1"]),
+]
+LINEAR_EXEMPT = {"model (1 epoch, evaluate, export)"}
+
+
+def run_stage(args: list[str], lake: Path, log_path: Path) -> tuple[float, float]:
+    """(seconds, peak GiB) of one `recaug` command on `lake`; raises on failure with its log tail."""
+    command = [str(Path(sys.executable).parent / "recaug"), *args, "--lake", str(lake), "--run-id", "scale"]
+    started = time.perf_counter()
+    with open(log_path, "ab") as log:
+        log.write(f"$ {' '.join(command)}\n".encode())
+        log.flush()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+        raise SystemExit(f"`recaug {' '.join(args)}` failed with exit {code}:\n" + "\n".join(tail))
+    return seconds, usage.ru_maxrss / 2**20  # KiB -> GiB
+
+
+def run_size(interactions: int, work: Path) -> dict[str, dict[str, float]]:
+    lake = work / f"lake-{interactions}"
+    shutil.rmtree(lake, ignore_errors=True)
+    users = max(100, int(interactions * USERS_PER_INTERACTION))
+    items = max(200, int(interactions * ITEMS_PER_INTERACTION))
+    log_path = work / f"stages-{interactions}.log"
+    measured = {}
+    for name, args in STAGES:
+        if name == "synth":
+            args = [*args, "--interactions", str(interactions), "--users", str(users), "--items", str(items),
+                    "--days", str(DAYS)]
+        seconds, peak = run_stage(args, lake, log_path)
+        measured[name] = {"seconds": round(seconds, 2), "peak_gib": round(peak, 3)}
+        print(f"  {interactions:>10,} {name:<36} {seconds:8.1f} s  peak {peak:6.2f} GiB", flush=True)
+    return measured
+
+
+def exponent(sizes: list[int], seconds: list[float]) -> float | None:
+    """Slope of log(seconds) over log(size) between the smallest and largest size."""
+    if len(sizes) < 2 or min(seconds) <= 0:
+        return None
+    return math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0])
+
+
+def table(report: dict) -> str:
+    sizes = report["sizes"]
+    lines = ["| stage | " + " | ".join(f"{s:,} s / GiB" for s in sizes) + " | growth exponent |",
+             "|---|" + "---|" * (len(sizes) + 1)]
+    for stage in report["stages"]:
+        cells = [f"{report['runs'][str(s)][stage]['seconds']:.1f} / {report['runs'][str(s)][stage]['peak_gib']:.2f}"
+                 for s in sizes]
+        slope = report["exponents"][stage]
+        lines.append(f"| {stage} | " + " | ".join(cells) + f" | {'' if slope is None else f'{slope:.2f}'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000,10000000", help="interactions per run, comma-separated")
+    parser.add_argument("--keep", default=None, help="work folder to keep (default: a temporary one, removed)")
+    parser.add_argument("--out", default=str(RESULTS / "scale.json"))
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="recaug-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    try:
+        for size in sizes:
+            print(f"== {size:,} interactions", flush=True)
+            runs[str(size)] = run_size(size, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    stages = [name for name, _ in STAGES]
+    exponents = {s: exponent(sizes, [runs[str(n)][s]["seconds"] for n in sizes]) for s in stages}
+    peak = max(stage["peak_gib"] for run in runs.values() for stage in run.values())
+    report = {"sizes": sizes, "stages": stages, "runs": runs, "exponents": exponents, "peak_gib": peak,
+              "linear_target_met": all(e is None or e <= 1.1 for s, e in exponents.items() if s not in LINEAR_EXEMPT),
+              "memory_target_met": peak < MEMORY_LIMIT_GIB, "cpus": os.cpu_count(),
+              "days": DAYS, "users_per_interaction": USERS_PER_INTERACTION,
+              "items_per_interaction": ITEMS_PER_INTERACTION}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print("\n" + table(report))
+    print(f"\npeak memory {peak:.2f} GiB (limit {MEMORY_LIMIT_GIB:.0f}); every stage but the model at most linear "
+          f"(exponent <= 1.1): {report['linear_target_met']}")
+
+
+if __name__ == "__main__":
+    main()
