@@ -188,6 +188,8 @@ def _model_section(artifact_dir: str | None) -> tuple[Section, dict[str, dict[st
         figures.append(figure)
     if boost := metrics.get("cold_boost"):
         section.blocks.append(_cold_boost_text(boost))
+    if curve := metrics.get("mmr"):
+        section.blocks += _mmr_blocks(curve)
     if gate:
         section.blocks += _gate_blocks(gate)
     export = _read_json(io.join(artifact_dir, "export.json"))
@@ -228,6 +230,27 @@ def _cold_boost_text(boost: dict[str, Any]) -> str:
             + (f" (aim {reference:.4f})" if reference is not None else "") + ".")
 
 
+def _mmr_blocks(curve: dict[str, Any]) -> list:
+    """The diversity default chosen on validation, in words, and the trade-off per weight."""
+    k, chosen = curve.get("k", 10), curve.get("chosen_weight")
+    rows = {split: {row["weight"]: row for row in curve.get(split) or []} for split in ("valid", "test")}
+    plain, picked = rows["valid"].get(0.0, {}), rows["valid"].get(chosen, {})
+
+    def change(name: str) -> str:
+        return f"{name}@{k} {plain.get(f'{name}@{k}', float('nan')):.4f} -> {picked.get(f'{name}@{k}', float('nan')):.4f}"
+
+    text = (f"**Diversity (MMR over the top {curve.get('candidates')} candidates):** requests without `diversity` are "
+            f"re-ranked with weight {chosen:g}, the largest whose validation NDCG@{k} stays within "
+            f"{100 * curve.get('max_ndcg_loss', 0):g}% of weight 0's; on validation {change('ndcg')}, "
+            f"{change('diversity')}, {change('coverage')}.")
+    columns = [f"{name}@{k}" for name in ("ndcg", "recall", "diversity", "coverage")]
+    table = Table(["MMR weight", *[f"validation {c}" for c in columns], *[f"test {c}" for c in columns]],
+                  [[f"{weight:g}" + (" (default)" if weight == chosen else ""),
+                    *[rows["valid"][weight].get(c) for c in columns],
+                    *[rows["test"].get(weight, {}).get(c) for c in columns]] for weight in rows["valid"]])
+    return [text, Details(f"Accuracy vs diversity for {len(rows['valid'])} MMR weights", [table])]
+
+
 def _gate_blocks(gate: dict[str, Any]) -> list:
     """Challenger vs the live model on the gate's metric, and the proposal in words (the
     gate proposes; only the deploy section says what went live)."""
@@ -243,6 +266,11 @@ def _gate_blocks(gate: dict[str, Any]) -> list:
         rows.append([label + (" (re-evaluated on today's data)" if gate.get("champion_reevaluated") else ""),
                      gate.get("champion_run"), gate.get("champion_value")])
     blocks.append(Table(["model", "run", f"{metric} (tolerance {gate.get('tolerance')})"], rows))
+    if floors := gate.get("floors"):
+        blocks.append(Table(["floor (validation top lists)", "challenger", "floor", "result"], [
+            [f"{f['metric']} at MMR weight {f['mmr_weight']:g}", f.get("value"), f["floor"],
+             "not measured" if f.get("passed") is None else "met" if f["passed"] else
+             f"missed by {f['floor'] - f['value']:.4f}"] for f in floors]))
     return blocks
 
 

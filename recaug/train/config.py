@@ -82,10 +82,15 @@ class TrainConfig(BaseModel):
         0.002, description="a challenger may be this much (absolute) below the champion and still deploy"
     )
     gate_min_coverage: float = Field(
-        0.0, ge=0.0, le=1.0, description="floor: share of the catalogue the validation top-10 lists must cover "
-        "together, at the model's default MMR weight, or the gate keeps the live model (0 = no floor)"
+        0.02, ge=0.0, le=1.0, description="floor: share of the catalogue that the validation top-10 lists, at the "
+        "model's default MMR weight, cover together; below it the gate keeps the live model (0 = no floor). "
+        "ml-latest-small (610 validation users, 9,724 items): FusionSASRec ~0.08, the most-popular baseline 0.012; "
+        "it cannot be met when validation users x 10 < floor x catalogue"
     )
     gate_min_diversity: float = Field(
-        0.0, ge=0.0, le=2.0, description="floor: mean intra-list diversity (1 - mean pairwise cosine of the items' "
-        "text embeddings) of the validation top-10 lists at the model's default MMR weight (0 = no floor)"
+        0.25, ge=0.0, le=2.0, description="floor: mean intra-list diversity (1 - mean pairwise cosine of the items' "
+        "MiniLM text embeddings) of those lists (0 = no floor; not checked without item embeddings). "
+        "Measured on ml-latest-small: FusionSASRec ~0.46, most-popular 0.49, a list of one franchise's films "
+        "0.18-0.34 (Friday the 13th 0.18, Harry Potter 0.23, Star Wars 0.26, Star Trek 0.34); same-category lists "
+        "of the synthetic market 0.51"
     )

@@ -101,3 +101,27 @@ def test_card_names_a_few_batches_and_the_last_of_many():
 
     assert _batch_span(["a", "b", "c", "d"]) == "a, b, c, d"
     assert _batch_span([f"2026-01-{day:02d}" for day in range(1, 31)]) == "2026-01-01, 2026-01-02, 2026-01-03, … 2026-01-30"
+
+
+def test_report_shows_the_mmr_trade_off_and_the_gate_floors(settings):
+    lake_after_a_run(settings, "run-10")
+    artifact = settings.lake.url("models", "run-10")
+    metrics = io.read_json(io.join(artifact, "metrics.json"))
+    metrics["mmr"] = {"k": 10, "candidates": 20, "max_ndcg_loss": 0.02, "chosen_weight": 0.3, **{split: [
+        {"weight": 0.0, "ndcg@10": 0.10, "recall@10": 0.2, "diversity@10": 0.40, "coverage@10": 0.05},
+        {"weight": 0.3, "ndcg@10": 0.099, "recall@10": 0.2, "diversity@10": 0.45, "coverage@10": 0.06}]
+        for split in ("valid", "test")}}
+    io.write_json(io.join(artifact, "metrics.json"), metrics)
+    gate = io.read_json(io.join(artifact, "gate.json"))
+    gate.update(deploy=False, reason=gate["reason"] + "; but coverage@10 0.0600 is below the floor 0.0800 by 0.0200",
+                floors=[{"metric": "coverage@10", "floor": 0.08, "value": 0.06, "mmr_weight": 0.3, "passed": False},
+                        {"metric": "diversity@10", "floor": 0.3, "value": 0.45, "mmr_weight": 0.3, "passed": True}])
+    io.write_json(io.join(artifact, "gate.json"), gate)
+    markdown = io.read_text(build_report(settings, "run-10").markdown)
+    assert ("requests without `diversity` are re-ranked with weight 0.3, the largest whose validation NDCG@10 stays "
+            "within 2% of weight 0's; on validation ndcg@10 0.1000 -> 0.0990, diversity@10 0.4000 -> 0.4500, "
+            "coverage@10 0.0500 -> 0.0600.") in markdown
+    assert "| 0.3 (default) | 0.0990 | 0.2000 | 0.4500 | 0.0600 | 0.0990 |" in markdown
+    assert "Gate decision: keep the live model.** " in markdown and "below the floor 0.0800 by 0.0200" in markdown
+    assert "| coverage@10 at MMR weight 0.3 | 0.0600 | 0.0800 | missed by 0.0200 |" in markdown
+    assert "| diversity@10 at MMR weight 0.3 | 0.4500 | 0.3000 | met |" in markdown
