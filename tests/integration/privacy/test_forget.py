@@ -141,3 +141,12 @@ def test_forget_removes_every_trace_and_keeps_the_other_users(built_lake, settin
         server.stop()
     profiles = io.read_parquet(settings.lake.url("augment", "user_profiles.parquet"))
     assert kept in set(profiles["user_id"]) and not set(forgotten) & set(profiles["user_id"])
+
+    # the pipeline carries on after a forget: materialize the rewritten tables, then rebuild and materialize again
+    for step in (["features", "materialize"], ["embed", "--set", "embed.encoder.type=sentence_transformers"],
+                 ["features", "build"], ["features", "materialize"]):
+        assert recaug(lake, *step) == 0, step
+    for user in forgotten:
+        assert files_holding(lake, user) == [], user
+    gone, still = get_user_context([forgotten[1], kept], settings)
+    assert not gone.known and still.known
