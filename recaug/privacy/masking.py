@@ -28,3 +28,8 @@ def mask_samples(columns: str | None, values: list, personal_fields: list[str]) 
     if not is_personal(columns, personal_fields):
         return values
     return [mask_value(v) for v in values]
+
+
+def mask_field(column: str, value, personal_fields: list[str]):
+    """One value as a log line may show it: masked when its column is personal."""
+    return mask_value(value) if is_personal(column, personal_fields) else value

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: "Settings", artifact_dir: str | None = None,
                service: "RecommendationService | None" = None) -> FastAPI:
+    from recaug.privacy.masking import mask_field
     from recaug.serving_gateway.outcomes import NOTHING_TO_SERVE, error_body
     from recaug.serving_gateway.events_route import add_events_route, open_intake
     from recaug.serving_gateway.service import NothingToServe, Recommendation, RecommendationService
@@ -63,7 +64,7 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
             answer = await current.recommend(user_id, k, diversity, timings=timings)
         except NothingToServe as exc:  # a dependency failed and there are no popular items to fall back on
             current.metrics.failed(NOTHING_TO_SERVE)
-            log.error("gateway: 503 for user %s: %s", user_id, exc)
+            log.error("gateway: 503 for user %s: %s", mask_field("user_id", user_id, settings.privacy.personal_fields), exc)
             return JSONResponse(error_body(exc.code), status_code=503)
         # per-dependency time, readable in browsers' dev tools and by load tests
         response.headers["X-Request-Id"] = answer.request_id
