@@ -34,6 +34,6 @@ user_serving_full = FeatureService(
 
 item_lookup = FeatureService(
     name="item_lookup",
-    features=[item_content[["title", "categories", "has_embedding", "embedding"]]],
-    description="item title and embedding for the gateway",
+    features=[item_content[["title", "categories", "keywords", "llm_description", "has_embedding", "embedding"]]],
+    description="item title, LLM keywords and description, and embedding for the gateway",
 )

@@ -28,6 +28,7 @@ item_content = FeatureView(
         Field(name="brand", dtype=String),
         Field(name="price", dtype=Float64),
         Field(name="keywords", dtype=String, description="'|'-joined LLM keywords (empty when not enriched)"),
+        Field(name="llm_description", dtype=String, description="description written by the LLM (empty when not enriched)"),
         Field(name="first_seen_unix", dtype=Int64, description="first catalogue appearance or first interaction"),
         Field(name="embedding", dtype=Array(Float32), description="text embedding; zeros when missing"),
         Field(name="has_embedding", dtype=Bool),

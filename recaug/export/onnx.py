@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from recaug import io
 from recaug.errors import RecaugError
+from recaug.export.evidence import EVIDENCE_FILE, write_evidence
 from recaug.export.model import INPUT_NAMES, OUTPUT_NAMES, top_k_module
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ def export(settings: "Settings", artifact_dir: str) -> ExportResult:
     previous = _up_to_date(export_url, onnx_url, fingerprint)
     if previous is not None:
         log.info("export: %s is up to date (model sha256 %s)", onnx_url, previous.model_sha256[:12])
+        if not io.exists(io.join(artifact_dir, EVIDENCE_FILE)):  # exported before explanations existed
+            model, _, params = load_artifact(artifact_dir)
+            log.info("export: wrote %s", write_evidence(artifact_dir, model, params))
         return previous.model_copy(update={"reused": True})
 
     model, vocab, params = load_artifact(artifact_dir)
@@ -143,6 +147,7 @@ def export(settings: "Settings", artifact_dir: str) -> ExportResult:
         "top_scores": top_scores.tolist(),
     }
     io.write_bytes(onnx_url, onnx_bytes)
+    write_evidence(artifact_dir, model, params)
     io.write_json(export_url, document)  # last: a readable export.json implies a complete model.onnx
     log.info("export: wrote %s (%d bytes), worst parity %.2e", onnx_url, len(onnx_bytes), worst)
     return result

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the fusion logic changes, so that unchanged inputs still rebuild the tables.
-FUSION_VERSION = "1"
+FUSION_VERSION = "2"  # 2: item_content carries the LLM description
 MANIFEST = "_manifest.json"
 
 

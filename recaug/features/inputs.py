@@ -61,7 +61,7 @@ def load_inputs(settings: "Settings") -> FusionInputs:
     interactions = interactions.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
 
     items = _conformed(urls["items"], schemas.ITEMS) if io.exists(urls["items"]) else schemas.ITEMS.empty()
-    enrichment = _optional(urls["item_enrichment"], ["item_id", "keywords"])
+    enrichment = _optional(urls["item_enrichment"], ["item_id", "keywords", "description"])
     item_embeddings = _embeddings(urls["item_embeddings"], "item_id")
     user_embeddings = _embeddings(urls["user_embeddings"], "user_id")
     return FusionInputs(interactions, items, enrichment, item_embeddings, user_embeddings)

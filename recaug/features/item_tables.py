@@ -38,8 +38,8 @@ def item_content(
     out[TIMESTAMP] = first_seen
     out["first_seen_unix"] = unix_seconds(first_seen)
 
-    keywords = {} if enrichment is None else dict(zip(enrichment["item_id"].astype(str), enrichment["keywords"].fillna("")))
-    out["keywords"] = out["item_id"].map(keywords).fillna("")
+    for column, values in _enrichment_columns(enrichment).items():
+        out[column] = out["item_id"].map(values).fillna("") if values else ""
 
     dim = embeddings.dim if embeddings is not None and embeddings.dim else default_dim
     vectors = np.zeros((len(out), dim), dtype=np.float32)
@@ -57,6 +57,22 @@ def item_content(
     out["has_embedding"] = has_embedding
     out["encoder"] = encoders
     return out
+
+
+def _enrichment_columns(enrichment: "pd.DataFrame | None") -> dict[str, dict[str, str]]:
+    """item_id -> keywords, and -> the description when an LLM wrote it (template rows, used
+    when the LLM failed or the run's budget was spent, are not LLM descriptions)."""
+    import pandas as pd
+
+    if enrichment is None:
+        return {"keywords": {}, "llm_description": {}}
+    ids = enrichment["item_id"].astype(str)
+    written = pd.Series(True, index=enrichment.index)
+    for template in ("fallback", "deferred"):
+        if template in enrichment:
+            written &= ~enrichment[template].fillna(False).astype(bool)
+    return {"keywords": dict(zip(ids, enrichment["keywords"].fillna(""))),
+            "llm_description": dict(zip(ids[written], enrichment["description"][written].fillna("")))}
 
 
 def item_popularity(events: "pd.DataFrame", every: str, window_days: int) -> "pd.DataFrame":

@@ -42,6 +42,8 @@ class ItemInfo(BaseModel):
     known: bool
     title: str | None = None
     categories: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list, description="LLM enrichment keywords (empty when not enriched)")
+    description: str | None = Field(None, description="LLM-written description; None when the LLM did not write one")
     embedding: list[float] | None = Field(None, description="None when unknown or not embedded yet")
 
 
@@ -132,7 +134,7 @@ _BEHAVIOUR = (
 
 
 def get_items(item_ids: Sequence[str], settings: "Settings | None" = None) -> list[ItemInfo]:
-    """Title, categories and embedding of items, in the order of `item_ids`."""
+    """Title, categories, LLM keywords and description, and embedding of items, in the order of `item_ids`."""
     from recaug.data.schemas import MULTI_VALUE_SEPARATOR
 
     if not item_ids:
@@ -149,6 +151,8 @@ def get_items(item_ids: Sequence[str], settings: "Settings | None" = None) -> li
         infos.append(ItemInfo(
             item_id=item_id, known=True, title=title,
             categories=[c for c in categories.split(MULTI_VALUE_SEPARATOR) if c],
+            keywords=[k for k in (columns["keywords"][row] or "").split(MULTI_VALUE_SEPARATOR) if k],
+            description=columns["llm_description"][row] or None,
             embedding=columns["embedding"][row] if has_embedding else None,
         ))
     return infos

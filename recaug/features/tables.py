@@ -18,7 +18,7 @@ TIMESTAMP = "event_timestamp"
 TABLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "item_content": ("item_id", (
         ("title", "string"), ("categories", "string"), ("brand", "string"), ("price", "float64"),
-        ("keywords", "string"), ("first_seen_unix", "int64"), ("embedding", "list<float32>"),
+        ("keywords", "string"), ("llm_description", "string"), ("first_seen_unix", "int64"), ("embedding", "list<float32>"),
         ("has_embedding", "bool"), ("encoder", "string"),
     )),
     "item_popularity": ("item_id", (

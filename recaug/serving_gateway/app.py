@@ -55,13 +55,14 @@ def create_app(settings: "Settings", artifact_dir: str | None = None,
         diversity: float | None = Query(None, ge=0.0, le=1.0, description="MMR trade-off: 0 = model order, 1 = most "
                                         "diverse; default: deploy.gateway.default_diversity, else the weight chosen "
                                         "on validation for the answering model"),
+        explain: bool = Query(True, description="add each item's reasons (false: ids, titles and scores only)"),
     ):
         current = holder["service"]
         if k > current.top_k:
             raise HTTPException(422, detail=f"k={k} exceeds the model's top_k={current.top_k}")
         timings: dict[str, float] = {}
         try:
-            answer = await current.recommend(user_id, k, diversity, timings=timings)
+            answer = await current.recommend(user_id, k, diversity, timings=timings, explain=explain)
         except NothingToServe as exc:  # a dependency failed and there are no popular items to fall back on
             current.metrics.failed(NOTHING_TO_SERVE)
             log.error("gateway: 503 for user %s: %s", mask_field("user_id", user_id, settings.privacy.personal_fields), exc)

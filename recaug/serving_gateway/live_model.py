@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from recaug.deploy.deploy import DeployRecord
     from recaug.experiments.split import Arm
     from recaug.experiments.store import Experiment
+    from recaug.export.evidence import ItemEvidence
     from recaug.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class ServedModel:
     vocab: list[str | None] = field(repr=False)
     index: dict[str, int] = field(repr=False)
     diversity: float = 0.0  # MMR weight chosen on validation (recaug.train.diversity): the default of requests
+    evidence: "ItemEvidence | None" = field(default=None, repr=False, compare=False)  # for explanations
 
     def encode(self, item_ids: list[str], timestamps: list[int]) -> tuple[list[int], list[int]]:
         """History (oldest first) as this version's item indices; items it does not know are left out."""
@@ -313,7 +315,8 @@ def _load(record: "DeployRecord") -> ServedModel:
                               "decode this version's answers with it")
     index = {item: i for i, item in enumerate(vocab) if item is not None}
     return ServedModel(version=int(record.version), artifact_dir=str(record.artifact_dir),
-                       top_k=int(document["top_k"]), vocab=vocab, index=index, diversity=_chosen_diversity(record))
+                       top_k=int(document["top_k"]), vocab=vocab, index=index, diversity=_chosen_diversity(record),
+                       evidence=_evidence(record, len(vocab)))
 
 
 def _chosen_diversity(record: "DeployRecord") -> float:
@@ -328,6 +331,28 @@ def _chosen_diversity(record: "DeployRecord") -> float:
         log.warning("gateway: version %s: cannot read the default diversity from %s (%s: %s); using 0",
                     record.version, url, type(exc).__name__, exc)
         return 0.0
+
+
+def _evidence(record: "DeployRecord", vocab_size: int) -> "ItemEvidence | None":
+    """The version's explanation evidence; without it (exported before it existed, or not
+    matching the vocabulary) the version still serves, its items explained without history."""
+    from recaug.export.evidence import EVIDENCE_FILE, read_evidence
+
+    try:
+        evidence = read_evidence(record.artifact_dir)
+    except Exception as exc:
+        log.warning("gateway: version %d: cannot read %s/%s (%s: %s); its answers are explained without history",
+                    record.version, record.artifact_dir, EVIDENCE_FILE, type(exc).__name__, exc)
+        return None
+    if evidence is None:
+        log.warning("gateway: version %d: %s has no %s (exported before explanations; `recaug export` adds it); "
+                    "its answers are explained without history", record.version, record.artifact_dir, EVIDENCE_FILE)
+    elif evidence.vectors.shape[0] != vocab_size:
+        log.warning("gateway: version %d: %s/%s has %d rows for %d vocabulary entries; its answers are explained "
+                    "without history", record.version, record.artifact_dir, EVIDENCE_FILE, evidence.vectors.shape[0],
+                    vocab_size)
+        return None
+    return evidence
 
 
 def _normalised(path: str) -> str:

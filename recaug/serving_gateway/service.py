@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from recaug import io
 from recaug.serving_gateway import outcomes
 from recaug.serving_gateway.breaker import CircuitBreaker
+from recaug.serving_gateway.explain import Explainer, Reason
 from recaug.serving_gateway.item_cache import ItemCache
 from recaug.serving_gateway.live_model import LiveModel, Pinned, ServedModel
 from recaug.serving_gateway.metrics import GatewayMetrics
@@ -52,6 +53,8 @@ class RecommendedItem(BaseModel):
     item_id: str
     title: str | None
     score: float
+    description: str | None = Field(None, description="the LLM-written description, when there is one")
+    reasons: list[Reason] = Field(default_factory=list, description="why it is recommended (recaug.serving_gateway.explain)")
 
 
 class Recommendation(BaseModel):
@@ -77,6 +80,7 @@ class RecommendationService:
                               self.config.records_check_interval_s, self.config.vocabularies_kept)
         self.popular = popular_items(settings, self.config.popular_window_days)
         self.popular_titles = _titles(settings, [item for item, _ in self.popular[: self.config.popular_titles_kept]])
+        self.explainer = Explainer(self.popular, self.config.popular_window_days)
         self.items = ItemCache(self.config.item_cache_ttl_s, self.config.item_cache_size)
         self.metrics = GatewayMetrics(self.config.warning_interval_s)
         self.feature_store = CircuitBreaker("the feature store", self.config.breaker_cooldown_s)
@@ -244,13 +248,14 @@ class RecommendationService:
 
     # -- requests ---------------------------------------------------------------------
     async def recommend(self, user_id: str, k: int, diversity: float | None = None, now: int | None = None,
-                        timings: dict[str, float] | None = None) -> Recommendation:
-        """`timings` (if given) receives seconds spent per dependency: context, triton, items;
-        `diversity` None: the configured default, else the answering version's chosen weight."""
+                        timings: dict[str, float] | None = None, explain: bool = True) -> Recommendation:
+        """`timings` (if given) receives seconds spent per dependency: context, triton, items
+        (and explain); `diversity` None: the configured default, else the answering version's
+        chosen weight; `explain` fills each item's reasons."""
         started = time.perf_counter()
         pin = UserPin(user_id, self.live.current_pinned())
         answer = await self._recommend(user_id, k, diversity, int(time.time()) if now is None else now,
-                                       {} if timings is None else timings, pin)
+                                       {} if timings is None else timings, pin, explain)
         answer.request_id, answer.arm = uuid.uuid4().hex, pin.arm
         self.metrics.answered(answer.source, time.perf_counter() - started)
         served = self.live.served
@@ -258,14 +263,14 @@ class RecommendationService:
         return answer
 
     async def _recommend(self, user_id: str, k: int, diversity: float | None, now: int,
-                         timings: dict[str, float], pin: "UserPin") -> Recommendation:
+                         timings: dict[str, float], pin: "UserPin", explain: bool) -> Recommendation:
         from recaug.features.online import get_user_context
 
         started = time.perf_counter()
         try:
             context = (await self._features(get_user_context, [user_id]))[0]
         except Unavailable as exc:
-            return self._fallback(user_id, exc, set(), k)
+            return self._explained_popular(self._fallback(user_id, exc, set(), k), explain)
         finally:
             timings["context"] = time.perf_counter() - started
         seen = set(context.history_item_ids)
@@ -273,7 +278,7 @@ class RecommendationService:
         try:
             model, ids, scores = await self._infer_live(context, now, pin)
         except Unavailable as exc:
-            return self._fallback(user_id, exc, seen, k)
+            return self._explained_popular(self._fallback(user_id, exc, seen, k), explain)
         finally:
             timings["triton"] = time.perf_counter() - started
         if diversity is None:
@@ -281,13 +286,24 @@ class RecommendationService:
                 model.diversity if model is not None else 0.0)
         if ids is None:  # no history this version knows: cold start
             candidates = [(item, score) for item, score in self.popular if item not in seen]
-            return await self._answer(user_id, outcomes.POPULAR, None, candidates, k, diversity, timings)
+            answer = await self._answer(user_id, outcomes.POPULAR, None, candidates, k, diversity, timings)
+            return self._explained_popular(answer, explain)
         candidates = []
         for index, score in zip(ids.tolist(), scores.tolist()):
             item = model.decode(index)
             if item is not None and item not in seen and score > float("-inf"):
                 candidates.append((item, float(score)))
-        return await self._answer(user_id, outcomes.MODEL, str(model.version), candidates, k, diversity, timings)
+        answer = await self._answer(user_id, outcomes.MODEL, str(model.version), candidates, k, diversity, timings)
+        if explain:
+            started = time.perf_counter()
+            await self.explainer.model_answer(answer.items, model, context.history_item_ids, self._item_infos)
+            timings["explain"] = time.perf_counter() - started
+        return answer
+
+    def _explained_popular(self, answer: Recommendation, explain: bool) -> Recommendation:
+        if explain:
+            self.explainer.popular_answer(answer.items, None if answer.source == outcomes.POPULAR else answer.source)
+        return answer
 
     def _fallback(self, user_id: str, problem: Unavailable, seen: set[str], k: int) -> Recommendation:
         """Popular unseen items, titled from the item cache or the lake, without calling the
@@ -299,7 +315,8 @@ class RecommendationService:
         chosen = [(item, score) for item, score in self.popular if item not in seen][:k]
         cached, _ = self.items.get([item for item, _ in chosen])
         items = [RecommendedItem(item_id=item, score=score,
-                                 title=cached[item].title if item in cached else self.popular_titles.get(item))
+                                 title=cached[item].title if item in cached else self.popular_titles.get(item),
+                                 description=cached[item].description if item in cached else None)
                  for item, score in chosen]
         return Recommendation(user_id=user_id, source=source, model_version=None, items=items)
 
@@ -312,7 +329,8 @@ class RecommendationService:
             cached, _ = self.items.get([item for item, _ in pool])
             return Recommendation(user_id=user_id, source=source, model_version=version, items=[
                 RecommendedItem(item_id=item, score=score,
-                                title=cached[item].title if item in cached else self.popular_titles.get(item))
+                                title=cached[item].title if item in cached else self.popular_titles.get(item),
+                                description=cached[item].description if item in cached else None)
                 for item, score in pool[:k]])
         finally:
             timings["items"] = time.perf_counter() - started
@@ -326,7 +344,7 @@ class RecommendationService:
                     vectors[row] = info.embedding
             order = mmr([s for _, s in pool], vectors, k, diversity)
             pool, infos = [pool[i] for i in order], [infos[i] for i in order]
-        items = [RecommendedItem(item_id=item, title=info.title, score=score)
+        items = [RecommendedItem(item_id=item, title=info.title, score=score, description=info.description)
                  for (item, score), info in zip(pool[:k], infos[:k])]
         return Recommendation(user_id=user_id, source=source, model_version=version, items=items)
 

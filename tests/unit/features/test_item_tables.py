@@ -21,7 +21,7 @@ def test_content_fills_missing_embeddings_with_flagged_zeros():
         "item_id": ["x", "y"], "title": ["X", "Y"], "first_seen": [T0 - D, T0 + 5 * D],
     }), ITEMS)
     ev = events([("a", "y", T0 + D), ("a", "w", T0 + 2 * D)])  # w: interacted but not in the catalogue
-    enrichment = pd.DataFrame({"item_id": ["x"], "keywords": ["k1|k2"]})
+    enrichment = pd.DataFrame({"item_id": ["x"], "keywords": ["k1|k2"], "description": ["An x, written by the LLM."]})
     embeddings = Embeddings(ids=["x"], encoders=["enc@2"], vectors=np.full((1, 4), 0.5, dtype=np.float32))
     table = item_tables.item_content(ev, items, enrichment, embeddings, default_dim=8).set_index("item_id")
 
@@ -32,6 +32,20 @@ def test_content_fills_missing_embeddings_with_flagged_zeros():
     assert table.loc["x"].event_timestamp == T0 - D
     assert table.loc["y"].event_timestamp == T0 + D
     assert table.loc["w"].event_timestamp == T0 + 2 * D and table.loc["w"].keywords == ""
+    assert table.loc["x"].llm_description == "An x, written by the LLM." and table.loc["w"].llm_description == ""
+
+
+def test_content_serves_only_descriptions_the_llm_wrote():
+    """Template rows (the LLM failed, or the run's budget was spent) keep their keywords but
+    are not offered as LLM-written descriptions."""
+    items = conform(pd.DataFrame({"item_id": ["x", "y", "z"], "title": ["X", "Y", "Z"]}), ITEMS)
+    ev = events([("a", "x", T0)])
+    enrichment = pd.DataFrame({"item_id": ["x", "y", "z"], "keywords": ["kx", "ky", "kz"],
+                               "description": ["Written by the LLM.", "Template for y.", "Template for z."],
+                               "fallback": [False, True, False], "deferred": [False, False, True]})
+    table = item_tables.item_content(ev, items, enrichment, None, default_dim=4).set_index("item_id")
+    assert table["llm_description"].to_dict() == {"x": "Written by the LLM.", "y": "", "z": ""}
+    assert table["keywords"].to_dict() == {"x": "kx", "y": "ky", "z": "kz"}
 
 
 def test_content_without_any_embeddings_uses_configured_length():
