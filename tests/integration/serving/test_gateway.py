@@ -289,6 +289,7 @@ def test_an_explicit_artifact_pins_the_version_deployed_from_it(gateway_world, s
 
 
 def test_server_timing_header_reports_each_dependency(client):
-    response = client.get("/recommend", params={"user_id": "user-3", "k": 2})
-    names = [entry.split(";")[0] for entry in response.headers["server-timing"].split(", ")]
-    assert names == ["context", "triton", "items"]
+    for explain, expected in (("true", ["context", "triton", "items", "explain"]), ("false", ["context", "triton", "items"])):
+        response = client.get("/recommend", params={"user_id": "user-3", "k": 2, "explain": explain})
+        names = [entry.split(";")[0] for entry in response.headers["server-timing"].split(", ")]
+        assert names == expected
