@@ -15,7 +15,7 @@ Latency: `recaug serve gateway` in its own process (bench/gateway_process.py), o
 over one keep-alive connection, one request at a time, alternating `explain=true` and
 `explain=false` per request (same users, same load), after a warm-up over every user.
 
-    .venv/bin/python bench/bench_explain.py [--users 600] [--items 800] [--events 30000] [--epochs 8]
+    .venv/bin/python bench/bench_explain.py [--users 500] [--items 600] [--events 20000] [--epochs 5]
                                             [--faith-users 200] [--k 10] [--requests 1000]
 
 Prints Markdown tables and writes bench/results/explain.json.
@@ -45,7 +45,7 @@ from gateway_process import gateway_process  # noqa: E402
 
 TOP_K = 20
 TARGET_P99_MS = 10.0
-MODEL = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "max_length": 50}
+MODEL = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "max_length": 50}
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:
@@ -117,10 +117,10 @@ def gateway_latency(settings, root: Path, artifact: str, k: int, requests: int) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=600)
-    parser.add_argument("--items", type=int, default=800)
-    parser.add_argument("--events", type=int, default=30_000)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--items", type=int, default=600)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--faith-users", type=int, default=200, help="users whose top-k items are checked")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--requests", type=int, default=1000, help="measured requests per mode")
