@@ -1,4 +1,5 @@
-"""Length-sorted batching: texts of similar length share a batch, so padding is small."""
+"""Token-budget batching: texts of similar length share a batch (little padding), and a
+batch is sized by its padded tokens rather than a fixed number of texts."""
 
 from __future__ import annotations
 
@@ -7,14 +8,21 @@ from typing import Iterator, Sequence
 import numpy as np
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
-    """Yield index arrays covering every position once, longest texts first.
+def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_rows: int) -> Iterator[np.ndarray]:
+    """Yield index arrays covering every position once, longest texts first; a batch holds
+    as many texts as fit `max_tokens` padded tokens (rows x its longest text), at most `max_rows`.
 
-    Longest first makes the first batch the biggest allocation (fail fast on memory);
-    a stable sort keeps the order of equal lengths deterministic.
+    Short texts share big batches (fewer, fuller matrix products), long ones get small
+    batches (bounded memory); a text longer than the budget is a batch alone. Longest first
+    makes the first batch the widest allocation (fail fast on memory); a stable sort keeps
+    the order of equal lengths deterministic.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
+    if max_tokens < 1 or max_rows < 1:
+        raise ValueError("max_tokens and max_rows must be >= 1")
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]
+    start = 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)  # sorted: the first row is the widest
+        rows = min(max_rows, max(1, max_tokens // longest))
+        yield order[start:start + rows]
+        start += rows

@@ -26,6 +26,10 @@ class EncoderSourceConfig(BaseModel):
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present, else CPU")
     max_seq_length: int = Field(256, ge=8, le=512, description="tokens per text; longer texts are truncated")
+    max_batch_tokens: int = Field(
+        4096, ge=1, description="padded tokens per batch (rows x longest text): short texts share big batches, "
+        "long ones small; embed.batch_size still caps the rows",
+    )
     threads: int | None = Field(
         None, ge=1, description="CPU threads (torch: intra-op threads; onnx: batches encoded side by side); "
         "None: torch's default / every core"

@@ -15,6 +15,7 @@ from recaug.embed.config import (
     OnnxEncoderConfig,
     SentenceTransformersEncoderConfig,
 )
+from recaug.embed.dedupe import unique_texts
 
 
 class Encoder(abc.ABC):
@@ -29,9 +30,19 @@ class Encoder(abc.ABC):
     dim: int
     backend: str
 
-    @abc.abstractmethod
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """float32 array [len(texts), dim], rows in the order of `texts`."""
+        """float32 array [len(texts), dim], rows in the order of `texts`; a repeated text
+        is encoded once and its vector copied to every row that holds it."""
+        texts = list(texts)
+        if not texts:
+            return self._empty()
+        distinct, inverse = unique_texts(texts)
+        vectors = self._encode_distinct(distinct, batch_size)
+        return vectors if len(distinct) == len(texts) else vectors[inverse]
+
+    @abc.abstractmethod
+    def _encode_distinct(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """float32 [len(texts), dim] for non-empty, duplicate-free `texts`; `batch_size` caps rows per batch."""
 
     def describe(self) -> dict[str, object]:
         return {"encoder": self.name, "encoder_version": self.version, "backend": self.backend, "dim": self.dim}

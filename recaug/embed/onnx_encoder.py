@@ -17,12 +17,11 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from recaug import io
-from recaug.embed.batching import length_sorted_batches
+from recaug.embed.batching import token_budget_batches
 from recaug.embed.calibration import CALIBRATION_TEXTS, CHECK_BATCH_SIZE, calibration_hash, compare_on_calibration
 from recaug.embed.config import OnnxEncoderConfig, SentenceTransformersEncoderConfig
 from recaug.embed.device import onnx_providers, select_device
@@ -50,7 +49,7 @@ class OnnxEncoder(Encoder):
     backend = "onnx"
 
     def __init__(self, model_file: Path, tokenizer_file: Path, *, name: str, version: str, dim: int,
-                 max_seq_length: int, device: str = "cpu", threads: int | None = None):
+                 max_seq_length: int, max_batch_tokens: int, device: str = "cpu", threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -66,11 +65,9 @@ class OnnxEncoder(Encoder):
         self.tokenizer.enable_truncation(max_length=max_seq_length)
         self.name, self.version, self.dim = name, version, dim
         self.model_file = model_file
+        self.max_batch_tokens = max_batch_tokens
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return self._empty()
+    def _encode_distinct(self, texts: list[str], batch_size: int) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -88,7 +85,7 @@ class OnnxEncoder(Encoder):
             (vectors,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
             out[idx] = vectors
 
-        batches = list(length_sorted_batches(lengths, batch_size))
+        batches = list(token_budget_batches(lengths, self.max_batch_tokens, batch_size))
         if self.workers == 1:
             for idx in batches:
                 run(idx)
@@ -155,6 +152,7 @@ def load_onnx_encoder(config: OnnxEncoderConfig) -> Encoder:
         version=encoder_version(source_hash, variant, config.max_seq_length),
         dim=int(meta["dim"]),
         max_seq_length=config.max_seq_length,
+        max_batch_tokens=config.max_batch_tokens,
         device=select_device(config.device),
         threads=config.threads,
     )
@@ -184,7 +182,8 @@ def _prepare(config: OnnxEncoderConfig, path: Path, artifact: Path, variant: str
     reference = reference or _reference_encoder(config)
     candidate = OnnxEncoder(
         model_file, artifact / TOKENIZER_FILE, name=config.model_name, version=variant, dim=int(meta["dim"]),
-        max_seq_length=config.max_seq_length, device="cpu", threads=config.threads,
+        max_seq_length=config.max_seq_length, max_batch_tokens=config.max_batch_tokens, device="cpu",
+        threads=config.threads,
     )
     texts = list(CALIBRATION_TEXTS)
     check = {**expected, "variant": variant, **compare_on_calibration(candidate.encode(texts, CHECK_BATCH_SIZE),

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from recaug.embed.batching import length_sorted_batches
+from recaug.embed.batching import token_budget_batches
 from recaug.embed.calibration import CALIBRATION_TEXTS, CHECK_BATCH_SIZE, compare_on_calibration
 from recaug.embed.config import SentenceTransformersEncoderConfig
 from recaug.embed.device import select_device
@@ -50,6 +50,7 @@ class SentenceTransformersEncoder(Encoder):
         if config.threads:
             torch.set_num_threads(config.threads)
         self.max_seq_length = config.max_seq_length
+        self.max_batch_tokens = config.max_batch_tokens
         self.model = self._load()
         self.dim = int(self.model.get_embedding_dimension())
         self.precision = "fp32"
@@ -89,16 +90,13 @@ class SentenceTransformersEncoder(Encoder):
         ids = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
         return [len(row) for row in ids]
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def _encode_distinct(self, texts: list[str], batch_size: int) -> np.ndarray:
         import torch
 
-        texts = list(texts)
-        if not texts:
-            return self._empty()
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         on_gpu = self.device == "cuda"
         with torch.inference_mode():
-            for idx in length_sorted_batches(self.token_lengths(texts), batch_size):
+            for idx in token_budget_batches(self.token_lengths(texts), self.max_batch_tokens, batch_size):
                 features = self.model.preprocess([texts[i] for i in idx])
                 features = {
                     key: value.pin_memory().to(self.device, non_blocking=True) if on_gpu else value

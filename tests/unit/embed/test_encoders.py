@@ -86,6 +86,27 @@ def test_onnx_vectors_do_not_depend_on_batch_mates(variant, request):
     np.testing.assert_allclose(reversed_small, together, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", ["torch_encoder", "onnx_encoder", "int8_encoder"])
+def test_repeated_texts_are_encoded_once_and_restored_in_order(variant, request, monkeypatch):
+    encoder = request.getfixturevalue(variant)
+    texts = [TEXTS[2], TEXTS[0], TEXTS[2], TEXTS[5], TEXTS[0], TEXTS[2]]
+    seen: list[list[str]] = []
+    encode_distinct = encoder._encode_distinct
+    monkeypatch.setattr(encoder, "_encode_distinct", lambda batch, size: seen.append(batch) or encode_distinct(batch, size))
+    vectors = encoder.encode(texts, batch_size=4)
+    assert seen == [[TEXTS[2], TEXTS[0], TEXTS[5]]]
+    distinct = encode_distinct([TEXTS[2], TEXTS[0], TEXTS[5]], 4)
+    np.testing.assert_array_equal(vectors, distinct[[0, 1, 0, 2, 1, 0]])
+
+
+@pytest.mark.parametrize("variant", ["torch_encoder", "onnx_encoder"])
+def test_token_budget_changes_batches_not_vectors(variant, request, monkeypatch):
+    encoder = request.getfixturevalue(variant)
+    wide = encoder.encode(TEXTS, batch_size=64)
+    monkeypatch.setattr(encoder, "max_batch_tokens", 16)  # every text alone
+    np.testing.assert_allclose(encoder.encode(TEXTS, batch_size=64), wide, atol=1e-5)
+
+
 def test_bf16_torch_encoder_matches_fp32(bf16_encoder, torch_encoder):
     # bf16 keeps fp32's exponent range; on CPUs without native bf16 it is emulated (slow, same numbers)
     assert bf16_encoder.precision == "bf16" and "torch-bf16" in bf16_encoder.version
