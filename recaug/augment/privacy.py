@@ -26,8 +26,6 @@ TASK_DATA = {
 }
 TASK_CAPS = {"item": "augment.max_items_per_run", "profile": "augment.max_profiles_per_run",
              "pick": "augment.interactions.max_users_per_run"}
-#: what each flow sends: the full prompt (a local endpoint or `allowed`), or the minimised one
-FULL, MINIMISED = "full", "minimised"
 
 
 class PrivacyRefused(ConfigError):
@@ -60,7 +58,7 @@ def is_loopback_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return _is_loopback(host)
     except ValueError:
         pass
     try:
@@ -68,7 +66,14 @@ def is_loopback_host(host: str) -> bool:
     except (socket.gaierror, UnicodeError, OSError):
         return False
     addresses = {info[4][0].split("%", 1)[0] for info in infos}
-    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+    return bool(addresses) and all(_is_loopback(a) for a in addresses)
+
+
+def _is_loopback(address: str) -> bool:
+    """Loopback, also when written as an IPv4-mapped IPv6 address (::ffff:127.0.0.1)."""
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 def endpoint_is_external(endpoint: str | None, location: str) -> bool:

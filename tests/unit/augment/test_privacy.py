@@ -9,12 +9,13 @@ from recaug.augment.config import DataFlowPolicy
 from recaug.augment.privacy import PromptPrivacy, endpoint_is_external, is_loopback_host, minimise_brief
 
 
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "LOCALHOST"])
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "LOCALHOST", "::ffff:127.0.0.1"])
 def test_loopback_hosts_are_local(host):
     assert is_loopback_host(host)
 
 
-@pytest.mark.parametrize("host", ["10.0.0.7", "192.168.1.2", "8.8.8.8", "2001:db8::1", "llm.example.invalid"])
+@pytest.mark.parametrize("host", ["10.0.0.7", "192.168.1.2", "8.8.8.8", "2001:db8::1", "::ffff:10.0.0.7", "0.0.0.0",
+                                  "llm.example.invalid"])
 def test_other_and_unresolvable_hosts_are_external(host):
     assert not is_loopback_host(host)
 
