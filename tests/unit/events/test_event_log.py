@@ -100,6 +100,7 @@ def test_since_filters_on_event_time(settings):
     assert read_events(settings, since=now - timedelta(days=1))["event_id"].tolist() == ["e2"]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_a_killed_writer_loses_nothing_acknowledged_and_its_segment_is_sealed_as_an_orphan(settings, tmp_path):
     script = (
         "import os, sys\n"
