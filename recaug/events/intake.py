@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -43,6 +44,18 @@ class EventIntake:
         self.log = EventLog(settings)
         self.pusher = HistoryPusher(settings)
         self._workers = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="events")
+        self._stop = threading.Event()
+        self._sealer = threading.Thread(target=self._seal_periodically, name="events-sealer", daemon=True)
+        self._sealer.start()
+
+    def _seal_periodically(self) -> None:
+        """Seal aged segments without waiting for the next event (see EventLog.seal_if_due)."""
+        interval = max(self.config.segment_max_age_s / 4, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                self.log.seal_if_due()
+            except OSError as exc:  # retried at the next tick; appends report their own errors
+                log.warning("events: could not seal the log segment: %s", exc)
 
     def parse(self, body: bytes) -> list[dict[str, Any]]:
         """Validated records of a raw request body (EventsRejected otherwise)."""
@@ -73,5 +86,7 @@ class EventIntake:
         return await asyncio.get_running_loop().run_in_executor(self._workers, self.receive, body)
 
     def close(self) -> None:
+        self._stop.set()
+        self._sealer.join()
         self._workers.shutdown(wait=True)
         self.log.close()

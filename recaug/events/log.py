@@ -122,13 +122,23 @@ class EventLog:
         """The segment to write to (caller holds the lock): a new one when there is none or
         the current one is due for sealing by size or age."""
         current = self._segment
-        if current is not None and (current.size >= self.config.segment_max_bytes
-                                    or time.monotonic() - current.opened_at >= self.config.segment_max_age_s):
+        if current is not None and self._due(current):
             self._retire(current)
             current = None
         if current is None:
             current = self._segment = self._open_segment()
         return current
+
+    def _due(self, segment: _Segment) -> bool:
+        return (segment.size >= self.config.segment_max_bytes
+                or time.monotonic() - segment.opened_at >= self.config.segment_max_age_s)
+
+    def seal_if_due(self) -> None:
+        """Seal the current segment when it is old enough, even with no append coming (the
+        gateway calls it periodically, so a quiet night's events reach the nightly export)."""
+        with self._mutex:
+            if self._segment is not None and self._due(self._segment):
+                self._retire(self._segment)
 
     def _open_segment(self) -> _Segment:
         """A new segment, locked before it becomes visible (so no export takes it for an orphan)."""

@@ -66,3 +66,22 @@ def test_unknown_users_are_refused_only_when_configured(settings):
     catalogue = Catalogue(settings)
     assert [p.rule for p in catalogue.problems(0, {"user_id": "new", "item_id": "i1"}, settings.events)] == ["unknown user"]
     assert catalogue.problems(0, {"user_id": "known", "item_id": "i1"}, settings.events) == []
+
+
+def test_a_quiet_gateway_seals_its_segment_once_it_is_old_enough(settings):
+    from recaug.events import segments
+    from recaug.events.log import log_root
+
+    _catalogue(settings, ["i1"])
+    settings.events.segment_max_age_s = 0.2
+    intake = EventIntake(settings)
+    try:
+        intake.log.log(intake.parse(b'{"user_id": "u", "item_id": "i1", "event_type": "impression"}'))
+        sealed = log_root(settings) / segments.SEALED
+        deadline = time.monotonic() + 30
+        while not segments.segments_in(sealed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(segments.segments_in(sealed)) == 1, "no append came, the segment was sealed anyway"
+        assert segments.segments_in(log_root(settings) / segments.ACTIVE) == []
+    finally:
+        intake.close()
