@@ -8,6 +8,7 @@ Augmented interactions for the augmentation ablation come from recaug.augment (t
 backend, co-occurrence retriever) run on the fitted events only.
 
     .venv/bin/python bench/bench_quality.py [--dataset DIR] [--format ml-latest] [--seeds 3] [--quick]
+    # --dataset defaults to ../shared/datasets/ml-latest-small beside the repository root
     # split models over processes, then pool them into one report:
     .venv/bin/python bench/bench_quality.py --models "ours" --out /tmp/a.json
     .venv/bin/python bench/bench_quality.py --models "ID-only" --out /tmp/b.json
@@ -36,6 +37,8 @@ from recaug.logs import configure_logging  # noqa: E402
 
 log = logging.getLogger("bench_quality")
 RESULTS = ROOT / "bench" / "results"
+# the repository lives at <root>/main (or a worktree beside it) and the shared data at <root>/shared
+DATASETS = ROOT.parent / "shared" / "datasets"
 FORMAT_ALIASES = {"movielens-latest": "ml-latest"}
 COLUMNS = ["hr@10", "ndcg@10", "hr@20", "ndcg@20", "mrr@10", "coverage@10", "diversity@10", "novelty@10"]
 
@@ -122,6 +125,17 @@ def augment_fitted(dataset, items: pd.DataFrame, sparse_max_events: int) -> tupl
             "seconds": time.perf_counter() - started}
     log.info("augmented interactions: %s", info)
     return augmented, info
+
+
+def resolve_dataset(dataset: str | None, datasets: Path = DATASETS) -> Path:
+    """The dataset directory: the one given, or ml-latest-small under the shared datasets beside
+    the repository (never one machine's absolute path); a clear error naming it when missing."""
+    path = Path(dataset) if dataset else datasets / "ml-latest-small"
+    if not path.is_dir():
+        raise SystemExit(f"dataset directory {path} does not exist"
+                         + ("" if dataset else f" (the default, resolved from the repository root {ROOT}); "
+                            "pass --dataset DIR"))
+    return path
 
 
 def _cpu_seconds() -> float:
@@ -248,7 +262,8 @@ def print_report(report: dict, table: str, comparisons: dict, targets: dict, out
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="/work/shared/datasets/ml-latest-small")
+    parser.add_argument("--dataset", default=None,
+                        help=f"dataset directory (default: {DATASETS.name}/ml-latest-small under ../shared of the repo root)")
     parser.add_argument("--format", default="ml-latest", help="a recaug.data loader format (movielens-latest = ml-latest)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per neural model")
     parser.add_argument("--quick", action="store_true", help="1 seed, at most 15 epochs, only ours + ID-only + SASRec")
@@ -270,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     if args.merge:
         return merge_reports(args.merge, args.out)
+    args.dataset = str(resolve_dataset(args.dataset))
 
     import torch
 
