@@ -23,7 +23,7 @@ def _forget(args, settings) -> int:
     print(f"forget: {result.users} user(s), {result.total} rows/entries removed")
     for place, count in sorted(result.removed.items()):
         print(f"  {place}: {count}")
-    print(f"  not rewritten (immutable): {', '.join(result.not_rewritten)}")
+    print(f"  not rewritten (records of what arrived and versions; docs/PRIVACY.md): {', '.join(result.not_rewritten)}")
     if result.residues:
         print(f"  still holding an id (check these): {', '.join(result.residues)}")
     return 0

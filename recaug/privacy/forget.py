@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterable
 from pydantic import BaseModel, Field
 
 from recaug import io
+from recaug.lake import SECTIONS
 
 if TYPE_CHECKING:
     from recaug.settings import Settings
@@ -40,10 +41,10 @@ USER_TABLES = (
     ("embeddings", "users.parquet"), ("embeddings", "shards/users-*.parquet"),
     ("features", "user_*.parquet"),
 )
-#: sections searched for residues after the removal (the immutable ones are not)
-SEARCHED_SECTIONS = ("curated", "augment", "embeddings", "features", "feast", "events", "cache", "models", "reports",
-                     "manifests", "deploy")
 IMMUTABLE_SECTIONS = ("raw", "landing", "quarantine")
+#: sections searched for residues after the removal: all but the records of what arrived, the DVC-pushed
+#: redacted copies and the bookkeeping (pseudonym key, checkout backups)
+SEARCHED_SECTIONS = tuple(s for s in SECTIONS if s not in (*IMMUTABLE_SECTIONS, "redacted", "state"))
 
 
 class ForgetResult(BaseModel):
@@ -94,7 +95,8 @@ def forget_users(settings: "Settings", user_ids: Iterable[str]) -> ForgetResult:
     result.residues = [f"{r} (active segment of a running writer: forget again once it is sealed)" if r in named else r
                        for r in found] + [f"{path} (active segment of a running writer)" for r, path in named.items()
                                           if r not in found]
-    result.not_rewritten = [s + "/" for s in IMMUTABLE_SECTIONS] + ["the DVC cache and remote"]
+    result.not_rewritten = [*(s + "/" for s in IMMUTABLE_SECTIONS), "redacted/", "state/checkout-backups/",
+                            "the DVC cache and remote"]
     for place, count in sorted(result.removed.items()):
         if count:
             log.info("forget: %s: removed %d", place, count)
