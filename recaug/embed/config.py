@@ -108,7 +108,9 @@ EncoderConfig = Annotated[
 
 class EmbedConfig(BaseModel):
     encoder: EncoderConfig = Field(AutoEncoderConfig(), description="encoder backend, chosen by `type`")
-    batch_size: int = Field(64, ge=1, description="texts per encoder batch")
+    batch_size: int = Field(
+        256, ge=1, description="most texts per encoder batch; embed.encoder.max_batch_tokens sizes the batches"
+    )
     chunk_size: int = Field(
         2048, ge=1, description="texts encoded between cache writes and progress lines (work kept if a run dies)"
     )
