@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 class TrainConfig(BaseModel):
     epochs: int = Field(
-        20, description="epoch budget: the linear schedule reaches lr 0 at its end; early stopping may end sooner"
+        20, description="epoch cap: the linear schedule reaches lr 0 at its end; validation progress (patience, "
+        "min_relative_delta) or max_seconds may end sooner, and a run whose best epoch is the cap is flagged as "
+        "still improving (metrics.json still_improving, a warning in the log)"
     )
     seed: int = Field(42, description="seeds torch, numpy and Python: same seed + data -> same model")
     batch_size: int = Field(32, description="training windows per step (each up to max_length events)")
@@ -33,6 +35,13 @@ class TrainConfig(BaseModel):
         "by ~.005 between epochs: a short patience stops on noise)"
     )
     min_delta: float = Field(1e-4, description="smallest validation NDCG@10 gain that counts as better")
+    min_relative_delta: float = Field(
+        0.01, ge=0.0, description="smallest validation NDCG@10 gain, as a share of the best so far, that counts as "
+        "better (and resets patience): a relative threshold means the same on datasets whose NDCG differs by 3x"
+    )
+    max_seconds: float | None = Field(
+        None, gt=0, description="stop after the epoch that passes this much training time (this process; None = no limit)"
+    )
     device: str = Field("auto", description="auto (CUDA if present, else CPU), cpu, cuda, cuda:1 ...")
     amp: bool = Field(
         True, description="autocast the training forward: bfloat16 (float16 without it) on CUDA; bfloat16 on CPUs "

@@ -6,8 +6,9 @@ target, computed in row chunks that never hold the whole logits matrix
 warm-up, pruned by loss (`recaug.augment.denoise.prune_by_loss`). Windows are batched by
 length (padding costs as much as events); the learning rate decays linearly over the epoch
 budget. The forward runs under bf16 autocast on CUDA and on CPUs that compute bf16
-natively (the losses stay fp32); evaluation is fp32. Early stopping on validation NDCG@10;
-the best weights are restored at the end. A checkpoint after each epoch holds everything
+natively (the losses stay fp32); evaluation is fp32. Validation NDCG@10 sets the budget
+(`recaug.train.stopping`: patience on a relative gain, an epoch cap, an optional time limit);
+the best weights are restored at the end, and a run still improving at its limit says so. A checkpoint after each epoch holds everything
 needed to resume (weights, optimizer, RNG states, history), written atomically.
 """
 
@@ -28,6 +29,7 @@ from recaug.errors import RecaugError
 from recaug.train.cold_start import calibrate_cold_boost
 from recaug.train.dataset import SequenceData
 from recaug.train.evaluate import evaluate_recommender
+from recaug.train.stopping import ValidationStopper
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,10 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch
     best_epoch: int = 0
     best_valid: float = float("-inf")
-    stopped_early: bool = False
+    stopped_early: bool = False  # stopped before the epoch cap (converged, or the time limit)
+    stop_reason: str = ""  # converged | cap | time (recaug.train.stopping)
+    still_improving: bool = False  # the best epoch is the last one run: the budget, not the model, ended training
+    warning: str | None = None
     resumed_from_epoch: int = 0
     seconds: float = 0.0
     cold_boost: dict[str, Any] | None = None  # what recaug.train.cold_start chose, and why
@@ -97,7 +102,9 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
 
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
-    bad_epochs, start_epoch = 0, 1
+    limits = {"patience": config.patience, "max_epochs": config.epochs, "min_relative_delta": config.min_relative_delta,
+              "min_delta": config.min_delta, "max_seconds": config.max_seconds}
+    stopper, start_epoch = ValidationStopper(**limits), 1
     state = _load_checkpoint(checkpoint_url) if checkpoint_url and io.exists(checkpoint_url) else None
     if state is not None and state.get("key") != checkpoint_key:
         log.warning("ignoring %s: written for other data or parameters", checkpoint_url)
@@ -106,16 +113,15 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
-        best_state, bad_epochs = state["best_state"], state["bad_epochs"]
-        result.history, result.best_epoch, result.best_valid = state["history"], state["best_epoch"], state["best_valid"]
-        result.stopped_early = state["stopped_early"]
+        best_state, result.history = state["best_state"], state["history"]
+        stopper = ValidationStopper.from_state(state["stopper"], **limits)
         start_epoch = result.resumed_from_epoch = state["epoch"] + 1
         _set_rng_state(state["rng"])
         log.info("resuming from %s at epoch %d", checkpoint_url, start_epoch)
 
     started = time.perf_counter()
     for epoch in range(start_epoch, config.epochs + 1):
-        if result.stopped_early:
+        if stopper.stopped:
             break
         epoch_started = time.perf_counter()
         model.train()
@@ -148,22 +154,24 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
                "valid_hr@10": valid.get("hr@10", 0.0), "pruned": pruned,
                "seconds": time.perf_counter() - epoch_started}
         result.history.append(row)
-        if score > result.best_valid + config.min_delta:
-            result.best_valid, result.best_epoch, bad_epochs = score, epoch, 0
+        if stopper.update(epoch, score, time.perf_counter() - started):
             best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
-            result.stopped_early = bad_epochs >= config.patience
-        log.info("%s epoch %d/%d loss %.4f valid ndcg@10 %.4f hr@10 %.4f (best %.4f @ %d)%s %.1fs",
-                 model.name, epoch, config.epochs, row["loss"], score, row["valid_hr@10"], result.best_valid,
-                 result.best_epoch, f" pruned {pruned}" if pruned else "", row["seconds"])
-        if checkpoint_url and config.checkpoint_every and (epoch % config.checkpoint_every == 0 or result.stopped_early):
+        log.info("%s epoch %d/%d loss %.4f valid ndcg@10 %.4f hr@10 %.4f (best %.4f @ %d)%s %.1fs%s",
+                 model.name, epoch, config.epochs, row["loss"], score, row["valid_hr@10"], stopper.best,
+                 stopper.best_epoch, f" pruned {pruned}" if pruned else "", row["seconds"],
+                 f"; stopping: {stopper.reason}" if stopper.stopped else "")
+        if checkpoint_url and config.checkpoint_every and (epoch % config.checkpoint_every == 0 or stopper.stopped):
             _save_checkpoint(checkpoint_url, {
                 "key": checkpoint_key, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(), "best_state": best_state, "bad_epochs": bad_epochs,
-                "history": result.history, "best_epoch": result.best_epoch, "best_valid": result.best_valid,
-                "stopped_early": result.stopped_early, "rng": _rng_state(),
+                "scaler": scaler.state_dict(), "best_state": best_state, "stopper": stopper.state(),
+                "history": result.history, "rng": _rng_state(),
             })
+    result.best_epoch, result.best_valid = stopper.best_epoch, stopper.best
+    result.stop_reason = stopper.reason or "cap"  # a resumed run already past a lowered cap ran no epoch
+    result.stopped_early = result.stop_reason in ("converged", "time")
+    result.still_improving, result.warning = stopper.still_improving, stopper.warning(model.name)
+    if result.warning:
+        log.warning("!!! %s", result.warning)
     model.load_state_dict(best_state)
     model.eval()
     result.cold_boost = calibrate_cold_boost(model, data, config, device)

@@ -32,6 +32,8 @@ class TrainResult(BaseModel):
     best_epoch: int
     epochs_run: int
     stopped_early: bool
+    stop_reason: str = ""  # converged | cap | time (recaug.train.stopping)
+    still_improving: bool = False  # best epoch = last epoch run: the budget ended training, not convergence
     valid_ndcg_at_10: float
     test_ndcg_at_10: float
     test_hr_at_10: float
@@ -131,6 +133,8 @@ def train(settings) -> TrainResult:
         "split": data.split, "valid": valid, "test": test, "best_epoch": fitted.best_epoch,
         "epochs_run": len(fitted.history), "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
         "history": fitted.history, "cold_boost": fitted.cold_boost, "mmr": mmr,
+        "stop_reason": fitted.stop_reason, "still_improving": fitted.still_improving,
+        "warnings": [fitted.warning] if fitted.warning else [],
     }
     params = model_params(model, {
         "run_id": run_id, "fingerprint": inputs_fingerprint, "train": settings.train.model_dump(mode="json"),
@@ -154,6 +158,7 @@ def _result(run_id: str, artifact_dir: str, params: dict, metrics: dict, skipped
     return TrainResult(
         run_id=run_id, artifact_dir=artifact_dir, model_type=params["model_type"], best_epoch=metrics["best_epoch"],
         epochs_run=metrics["epochs_run"], stopped_early=metrics["stopped_early"],
+        stop_reason=metrics.get("stop_reason", ""), still_improving=metrics.get("still_improving", False),
         valid_ndcg_at_10=metrics["valid"]["overall"].get("ndcg@10", 0.0),
         test_ndcg_at_10=test["overall"].get("ndcg@10", 0.0), test_hr_at_10=test["overall"].get("hr@10", 0.0),
         cold_item_hr_at_10=test["cold_items"].get("hr@10"), train_seconds=metrics["train_seconds"],

@@ -95,6 +95,19 @@ def test_early_stopping_restores_the_best_epoch(market, tiny_model_config, tiny_
     assert result.best_valid == max(scores) == scores[result.best_epoch - 1] > scores[-1]
     final = evaluate_recommender(model, data.valid, data, config, tiny_model_config.max_length)["overall"]["ndcg@10"]
     assert final == result.best_valid  # the best weights are back, not the last epoch's
+    assert result.stop_reason == "converged" and not result.still_improving and result.warning is None
+
+
+def test_a_run_still_improving_at_the_cap_is_flagged(market, tiny_model_config, tiny_train_config):
+    interactions, items, _ = market
+    data = build_sequences(interactions, items)
+    # two epochs of a learnable structure: validation still rises at the cap
+    config = tiny_train_config.model_copy(update={"epochs": 2, "min_relative_delta": 0.0})
+    result = fit(FusionSASRec(tiny_model_config, data.num_items, data.item_features()), data, config)
+    scores = [row["valid_ndcg@10"] for row in result.history]
+    assert scores[1] > scores[0], scores
+    assert (result.stop_reason, result.best_epoch, result.still_improving) == ("cap", 2, True)
+    assert "still improving" in result.warning
 
 
 def test_position_losses_are_cross_entropy_over_real_items_only():
