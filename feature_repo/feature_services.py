@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from feast import FeatureService
 from item_features import item_content, item_popularity
-from user_features import user_behaviour, user_history, user_profile
+from user_features import user_attributes, user_behaviour, user_history, user_profile
 
 training = FeatureService(
     name="training",
@@ -16,6 +16,14 @@ training = FeatureService(
     description="point-in-time features joined onto (user_id, item_id, event_timestamp) rows",
 )
 
+# Per-user inputs of the model's user tower, joined at the time the model would answer
+# (recaug.train.user_features): declared attributes and the LLM profile embedding.
+training_users = FeatureService(
+    name="training_users",
+    features=[user_attributes, user_profile[["profile_embedding"]]],
+    description="point-in-time user attributes and profile embedding for (user_id, event_timestamp) rows",
+)
+
 # The recommender's input is history + timestamps, nothing else. One view only: the
 # SQLite and Redis stores read every feature of a view per entity, so each extra view
 # costs a query plus all of its features; and no embedding, whose 384 floats would
@@ -24,6 +32,13 @@ user_serving = FeatureService(
     name="user_serving",
     features=[user_history],
     description="online model input for the recommendation gateway",
+)
+
+# For models with a user tower (params.json "user_features"): history plus what the tower reads.
+user_serving_personal = FeatureService(
+    name="user_serving_personal",
+    features=[user_history, user_attributes, user_profile[["profile_embedding"]]],
+    description="online model input for models that read user attributes and the profile embedding",
 )
 
 user_serving_full = FeatureService(

@@ -1,4 +1,4 @@
-"""User feature views: behaviour statistics, recent history and the profile embedding.
+"""User feature views: behaviour statistics, recent history, the profile embedding and attributes.
 
 Behaviour and history rows are snapshots: each holds what was known just after the
 last event of a time bucket, so a point-in-time join never sees later events. History
@@ -88,4 +88,26 @@ user_profile = FeatureView(
     source=user_profile_source,
     online=True,
     description="embedding of the LLM-written user profile; visible after the events it summarises",
+)
+
+user_attributes_source = FileSource(
+    name="user_attributes_source",
+    path=table("user_attributes"),
+    timestamp_field="event_timestamp",
+    s3_endpoint_override=S3_ENDPOINT,
+)
+
+user_attributes = FeatureView(
+    name="user_attributes",
+    entities=[user],
+    ttl=TTL,
+    schema=[
+        Field(name="age", dtype=Float64, description="years; NaN when not given"),
+        Field(name="gender", dtype=String),
+        Field(name="occupation", dtype=String),
+        Field(name="region", dtype=String),
+    ],
+    source=user_attributes_source,
+    online=True,
+    description="what the user declared (curated/users.parquet); visible from sign-up",
 )

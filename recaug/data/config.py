@@ -34,6 +34,10 @@ class SynthConfig(BaseModel):
     novelty_boost: float = Field(4.0, ge=0, description="extra weight of a just-listed item (decays over novelty_days)")
     novelty_days: float = Field(5.0, gt=0, description="decay time of the novelty boost in days")
     drift: float = Field(0.6, ge=0, le=1, description="how far user topic mixtures move from start to end mixture")
+    segment_signal: float = Field(
+        0.0, ge=0, le=1, description="chance a user's region and age band follow their main topic (0: attributes say "
+        "nothing about taste, as before; >0: segments a model can learn from)"
+    )
 
 
 class VersioningConfig(BaseModel):

@@ -46,7 +46,7 @@ HOUR_PROFILE = np.array([
 ])
 WEEKDAY_FACTOR = np.array([0.95, 0.9, 0.92, 0.95, 1.05, 1.3, 1.35])  # Monday first
 REGIONS = ("north", "south", "east", "west", "central", "coast", "mountain", "islands")
-_STREAM_CATALOG, _STREAM_DAY = 0, 1
+_STREAM_CATALOG, _STREAM_DAY, _STREAM_SEGMENT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -243,10 +243,23 @@ class Marketplace:
         self.user_mix_end = rng.dirichlet(np.full(n_pref, 0.7), size=c.n_users)
         self.user_age = rng.integers(18, 75, size=c.n_users)
         self.user_region = rng.integers(0, len(REGIONS), size=c.n_users)
+        if c.segment_signal > 0:
+            self._segment_users()
         # Users ordered by signup day: the users active on day d are a prefix.
         self.user_order = np.argsort(self.user_signup, kind="stable")
         self.user_cum_activity = np.cumsum(self.user_activity[self.user_order])
         self.users_by_day = np.searchsorted(self.user_signup[self.user_order], np.arange(c.n_days), side="right")
+
+    def _segment_users(self) -> None:
+        """With chance `segment_signal`, a user's region and age band are those of their main
+        (heaviest starting) topic t: region t mod 8, ages 18 + 12 * (t // 4) to 12 years more.
+        Own random stream, so catalogue, mixtures and events stay those of the same seed."""
+        c = self.config
+        rng = np.random.default_rng([c.seed, _STREAM_SEGMENT])
+        follows = rng.random(c.n_users) < c.segment_signal
+        main = self.user_topics_start[np.arange(c.n_users), np.argmax(self.user_mix_start, axis=1)]
+        self.user_region = np.where(follows, main % len(REGIONS), self.user_region)
+        self.user_age = np.where(follows, 18 + 12 * (main // 4) + rng.integers(0, 12, size=c.n_users), self.user_age)
 
     def _daily_volume(self) -> np.ndarray:
         c = self.config

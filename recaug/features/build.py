@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the fusion logic changes, so that unchanged inputs still rebuild the tables.
-FUSION_VERSION = "2"  # 2: item_content carries the LLM description
+FUSION_VERSION = "3"  # 2: item_content carries the LLM description; 3: user_attributes
 MANIFEST = "_manifest.json"
 
 
@@ -86,6 +86,7 @@ def build_features(settings: "Settings") -> FeatureBuildResult:
         "user_behaviour": lambda: user_tables.user_behaviour(events, inputs.items, cfg.snapshot_every, cfg.top_categories),
         "user_history": lambda: user_tables.user_history(events, cfg.snapshot_every, cfg.history_length),
         "user_profile": lambda: user_tables.user_profile(events, inputs.user_embeddings),
+        "user_attributes": lambda: user_tables.user_attributes(inputs.users, events),
     }
     summaries: dict[str, TableSummary] = {}
     items_without_embedding = 0

@@ -29,6 +29,7 @@ class FusionInputs:
     item_enrichment: "pd.DataFrame | None"
     item_embeddings: "Embeddings | None"
     user_embeddings: "Embeddings | None"
+    users: "pd.DataFrame"
 
 
 def input_urls(settings: "Settings") -> dict[str, str]:
@@ -37,6 +38,7 @@ def input_urls(settings: "Settings") -> dict[str, str]:
     urls = {
         "interactions": lake.interactions,
         "items": lake.items,
+        "users": lake.users,
         "item_enrichment": lake.url("augment", "item_enrichment.parquet"),
         "item_embeddings": lake.url("embeddings", "items.parquet"),
         "user_embeddings": lake.url("embeddings", "users.parquet"),
@@ -61,10 +63,11 @@ def load_inputs(settings: "Settings") -> FusionInputs:
     interactions = interactions.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
 
     items = _conformed(urls["items"], schemas.ITEMS) if io.exists(urls["items"]) else schemas.ITEMS.empty()
+    users = _conformed(urls["users"], schemas.USERS) if io.exists(urls["users"]) else schemas.USERS.empty()
     enrichment = _optional(urls["item_enrichment"], ["item_id", "keywords", "description"])
     item_embeddings = _embeddings(urls["item_embeddings"], "item_id")
     user_embeddings = _embeddings(urls["user_embeddings"], "user_id")
-    return FusionInputs(interactions, items, enrichment, item_embeddings, user_embeddings)
+    return FusionInputs(interactions, items, enrichment, item_embeddings, user_embeddings, users)
 
 
 def _read(url: str) -> "pd.DataFrame":

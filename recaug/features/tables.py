@@ -37,6 +37,9 @@ TABLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "user_profile": ("user_id", (
         ("profile_embedding", "list<float32>"), ("profile_encoder", "string"),
     )),
+    "user_attributes": ("user_id", (
+        ("age", "float64"), ("gender", "string"), ("occupation", "string"), ("region", "string"),
+    )),
 }
 
 

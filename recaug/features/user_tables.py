@@ -1,4 +1,4 @@
-"""User feature tables: behaviour snapshots, recent-history snapshots, profile embeddings."""
+"""User feature tables: behaviour snapshots, recent-history snapshots, profile embeddings, attributes."""
 
 from __future__ import annotations
 
@@ -139,3 +139,25 @@ def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None") -> "pd
     last = out["user_id"].map(last_event).fillna(events["timestamp"].max())
     out[TIMESTAMP] = visible_at(last.astype("datetime64[ns, UTC]"))
     return out
+
+
+ATTRIBUTE_COLUMNS = ("age", "gender", "occupation", "region")
+
+
+def user_attributes(users: "pd.DataFrame", events: "pd.DataFrame") -> "pd.DataFrame":
+    """Declared attributes (curated/users.parquet), one row per user, visible from sign-up:
+    the earlier of `first_seen` and the user's first event (the Unix epoch when neither is
+    known). They are stated by the user, not derived from events, so they leak nothing."""
+    import pandas as pd
+
+    out = pd.DataFrame({"user_id": users["user_id"].astype("string")})
+    for column in ATTRIBUTE_COLUMNS:
+        values = users[column] if column in users else pd.Series([None] * len(users), index=users.index)
+        out[column] = pd.to_numeric(values, errors="coerce").astype("float64") if column == "age" \
+            else values.astype("string").str.strip().replace("", pd.NA)
+    first_event = events.groupby("user_id")["timestamp"].min()
+    signup = users["first_seen"] if "first_seen" in users else pd.Series(pd.NaT, index=users.index)
+    known = pd.concat([signup.astype("datetime64[ns, UTC]").reset_index(drop=True),
+                       out["user_id"].map(first_event).astype("datetime64[ns, UTC]").reset_index(drop=True)], axis=1)
+    out[TIMESTAMP] = known.min(axis=1).fillna(pd.Timestamp(0, tz="UTC")).astype("datetime64[ns, UTC]").to_numpy()
+    return out.drop_duplicates("user_id", keep="last").reset_index(drop=True)

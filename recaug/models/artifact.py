@@ -2,7 +2,7 @@
 
     model.pt            torch state_dict (weights + item feature buffers)
     item_vocab.json     list: vocabulary index -> item_id; index 0 is padding (null)
-    params.json         model type, ModelConfig, catalogue size, feature shapes, training config
+    params.json         model type, ModelConfig, catalogue size, feature shapes, user feature codes, training config
     metrics.json        evaluation results (DVC metrics)
     data_versions.json  content hashes of the tables the model was trained on
 
@@ -38,7 +38,11 @@ def model_class(model_type: str):
     return classes[model_type]
 
 
-def build_model(model_type: str, config, num_items: int, features=None):
+def build_model(model_type: str, config, num_items: int, features=None, users=None):
+    """`users`: a UserFeatureSpec for models with a user tower (others take none)."""
+    cls = model_class(model_type)
+    if users is not None and not users.empty and getattr(cls, "has_user_tower", False):
+        return model_class(model_type)(config, num_items, features, users)
     return model_class(model_type)(config, num_items, features)
 
 
@@ -50,6 +54,7 @@ def model_params(model, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         "model": model.config.model_dump(mode="json"),
         "num_items": model.num_items,
         "item_features": items.feature_spec if items is not None else None,
+        "user_features": model.user_spec.to_json() if model.user_spec is not None else None,
         **(extra or {}),
     }
 
@@ -97,6 +102,7 @@ def load_artifact(directory: str):
 
     from recaug.models.config import ModelConfig
     from recaug.models.layers import ItemFeatures
+    from recaug.models.user_tower import UserFeatureSpec
 
     for name in (MODEL_FILE, VOCAB_FILE, PARAMS_FILE):
         if not io.exists(io.join(directory, name)):
@@ -108,7 +114,8 @@ def load_artifact(directory: str):
         raise ArtifactError(f"{directory}: {VOCAB_FILE} has {len(vocab)} entries, params.json says {num_items} items")
     spec = params.get("item_features")
     features = ItemFeatures.from_spec(num_items, spec) if spec else None
-    model = build_model(params["model_type"], ModelConfig(**params["model"]), num_items, features)
+    users = UserFeatureSpec.from_json(params.get("user_features"))  # None for models trained before the tower
+    model = build_model(params["model_type"], ModelConfig(**params["model"]), num_items, features, users)
     state = load_weights_only(io.read_bytes(io.join(directory, MODEL_FILE)), io.join(directory, MODEL_FILE))
     try:
         model.load_state_dict(state)

@@ -47,11 +47,23 @@ class SequentialRecommender(nn.Module, Recommender):
         """User vectors from hidden states and the query time (shapes broadcast: [..., H] and [...])."""
         return hidden
 
-    def user_vector(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
-        hidden = self.encode_last(history, timestamps, self.item_matrix())
-        return self.readout(hidden, history[:, -1], timestamps[:, -1], now)
+    @property
+    def user_spec(self):
+        """The `UserFeatureSpec` of the model's user tower, None when it reads histories only."""
+        return None
 
-    def score(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
+    def personalise(self, vectors: torch.Tensor, user, history_length: torch.Tensor) -> torch.Tensor:
+        """User vectors [M, H'] + what the user tower says about these users (`UserInputs` or None)."""
+        return vectors
+
+    def user_vector(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor,
+                    user=None) -> torch.Tensor:
+        hidden = self.encode_last(history, timestamps, self.item_matrix())
+        vectors = self.readout(hidden, history[:, -1], timestamps[:, -1], now)
+        return self.personalise(vectors, user, (history > 0).sum(dim=1))
+
+    def score(self, history: torch.Tensor, timestamps: torch.Tensor, now: torch.Tensor, user=None) -> torch.Tensor:
         items = self.item_matrix()
         hidden = self.encode_last(history, timestamps, items)
-        return self.readout(hidden, history[:, -1], timestamps[:, -1], now) @ items.T
+        vectors = self.readout(hidden, history[:, -1], timestamps[:, -1], now)
+        return self.personalise(vectors, user, (history > 0).sum(dim=1)) @ items.T

@@ -55,3 +55,7 @@ class ModelConfig(BaseModel):
     time_buckets: int = Field(32, description="log2 buckets for time gaps in seconds (0 = unknown/first event)")
     price_buckets: int = Field(10, description="quantile buckets of item price (0 = unknown price)")
     max_categories: int = Field(8, description="categories per item kept for the attribute embedding")
+    use_user_features: bool = Field(
+        True, description="fusion_sasrec: add a gated user tower over declared user attributes and the LLM profile "
+        "embedding (Feast service training_users), so users with short or no history get personal rankings"
+    )

@@ -8,7 +8,9 @@ event relative to the request time. A text channel (`layers.TextChannel`) append
 history-text-profile . item-text similarity to the same dot product, weighted up for
 rare items, and one column for the cold-item boost chosen after training
 (`recaug.train.cold_start`), so scores stay `user_vector @ item_matrix().T` with
-H' = hidden + text components + 1. Trained with cross-entropy over all items.
+H' = hidden + text components + 1. With user features (`models.user_tower`), a gated
+attribute/profile vector is added to the first H columns, open for short histories.
+Trained with cross-entropy over all items.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import nn
 
 from recaug.models.base import SequentialRecommender
 from recaug.models.config import ModelConfig
+from recaug.models.user_tower import UserFeatureSpec, UserInputs, UserTower
 from recaug.models.layers import (
     EventTimeEncoder,
     ItemEncoder,
@@ -32,8 +35,10 @@ from recaug.models.layers import (
 
 class FusionSASRec(SequentialRecommender):
     name = "fusion_sasrec"
+    has_user_tower = True
 
-    def __init__(self, config: ModelConfig, num_items: int, features: ItemFeatures | None = None):
+    def __init__(self, config: ModelConfig, num_items: int, features: ItemFeatures | None = None,
+                 users: UserFeatureSpec | None = None):
         super().__init__()
         features = features if features is not None else ItemFeatures.empty(num_items)
         hidden = config.hidden_size
@@ -57,6 +62,18 @@ class FusionSASRec(SequentialRecommender):
         self.text_channel = (
             TextChannel(features.text, config.text_channel_dim, config.text_profile_decay) if with_channel else None
         )
+        with_users = config.use_user_features and users is not None and not users.empty
+        self.user_tower = UserTower(hidden, users) if with_users else None
+
+    @property
+    def user_spec(self) -> UserFeatureSpec | None:
+        return self.user_tower.spec if self.user_tower is not None else None
+
+    def personalise(self, vectors: torch.Tensor, user: UserInputs | None, history_length: torch.Tensor) -> torch.Tensor:
+        if self.user_tower is None or user is None:
+            return vectors
+        tower = self.user_tower(user, history_length)
+        return vectors + nn.functional.pad(tower.to(vectors.dtype), (0, vectors.shape[-1] - tower.shape[-1]))
 
     def item_matrix(self) -> torch.Tensor:
         items = self.items()

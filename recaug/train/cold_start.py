@@ -103,10 +103,12 @@ class FixedUserVectors:
     def __init__(self, model):
         self.model = model
         self.padding_invariant = model.padding_invariant
+        self.user_spec = model.user_spec
         self.user_vectors: dict[bytes, object] = {}
 
-    def score(self, history, timestamps, now):
-        key = repr(tuple(history.shape)).encode() + b"".join(t.cpu().numpy().tobytes() for t in (history, timestamps, now))
+    def score(self, history, timestamps, now, user=None):
+        tensors = (history, timestamps, now) + ((user.categorical, user.numeric, user.profile) if user is not None else ())
+        key = repr(tuple(history.shape)).encode() + b"".join(t.cpu().numpy().tobytes() for t in tensors)
         if key not in self.user_vectors:
-            self.user_vectors[key] = self.model.user_vector(history, timestamps, now)
+            self.user_vectors[key] = self.model.user_vector(history, timestamps, now, user)
         return self.user_vectors[key] @ self.model.item_matrix().T

@@ -82,6 +82,7 @@ class TrainingWindows:
     target_times: np.ndarray  # int64 [W, L]
     weights: np.ndarray  # float32 [W, L]
     augmented: np.ndarray  # bool [W, L]
+    users: np.ndarray  # int64 [W], index into SequenceData.users
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -105,6 +106,8 @@ class SequenceData:
     num_brands: int
     augmented: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     split: str = "leave_one_out"
+    # raw user features, row u = users[u] (attributes, profile_embedding), as known when the model answers
+    user_features: pd.DataFrame | None = None
 
     @property
     def num_items(self) -> int:
@@ -138,11 +141,14 @@ class SequenceData:
         }
 
     def training_windows(self, max_length: int, augmented_weight: float = 0.0,
-                         windows_per_user: int = 0) -> TrainingWindows:
+                         windows_per_user: int = 0, first_event_targets: bool = False) -> TrainingWindows:
         """Cut each user's fitted sequence into windows so that every event after the first
         is a target exactly once (or only the newest `windows_per_user` windows, to bound
-        heavy users); augmented events (when weighted) are merged in by time."""
+        heavy users); augmented events (when weighted) are merged in by time. With
+        `first_event_targets` the first event is a target too, predicted from an empty
+        history: what a model must do for a user who has none yet."""
         rows: list[tuple] = []
+        owners: list[int] = []
         for u in range(len(self.users)):
             end = int(self.fit_end[u])
             items, times = self.user_items[u][:end], self.user_times[u][:end]
@@ -156,10 +162,14 @@ class SequenceData:
                 is_aug = np.concatenate([is_aug, np.ones(len(a_items), dtype=bool)])
                 order = np.argsort(times, kind="stable")
                 items, times, weights, is_aug = items[order], times[order], weights[order], is_aug[order]
+            if first_event_targets and len(items):  # a padding event before the first one
+                items, times = np.concatenate([[0], items]), np.concatenate([[0], times])
+                weights, is_aug = np.concatenate([[1.0], weights]).astype(np.float32), np.concatenate([[False], is_aug])
             stops = range(len(items), 1, -max_length)
             for stop in stops[:windows_per_user] if windows_per_user else stops:
                 start = max(0, stop - max_length - 1)
                 rows.append((items[start:stop], times[start:stop], weights[start:stop], is_aug[start:stop]))
+                owners.append(u)
         if not rows:
             raise DatasetError("no user has two or more fitted events: nothing to train on")
         return TrainingWindows(
@@ -169,6 +179,28 @@ class SequenceData:
             target_times=left_pad([r[1][1:] for r in rows], max_length),
             weights=left_pad([r[2][1:] for r in rows], max_length, dtype=np.float32),
             augmented=left_pad([r[3][1:] for r in rows], max_length, dtype=bool),
+            users=np.asarray(owners, dtype=np.int64),
+        )
+
+    def add_new_users(self, interactions: pd.DataFrame) -> EvalCases:
+        """Users the model has never seen: appended with no fitted events; each one's first
+        event (on a known item) becomes a case with an empty history, answered at its time."""
+        ordered = splits.chronological(interactions)
+        firsts = ordered.drop_duplicates("user_id", keep="first")
+        index = {item_id: i for i, item_id in enumerate(self.vocab) if item_id is not None}
+        known = set(self.users)
+        firsts = firsts[firsts["item_id"].astype(str).isin(index) & ~firsts["user_id"].astype(str).isin(known)]
+        start = len(self.users)
+        self.users.extend(firsts["user_id"].astype(str))
+        self.user_items.extend(np.zeros(0, dtype=np.int64) for _ in range(len(firsts)))
+        self.user_times.extend(np.zeros(0, dtype=np.int64) for _ in range(len(firsts)))
+        self.fit_end = np.concatenate([self.fit_end, np.zeros(len(firsts), dtype=self.fit_end.dtype)])
+        return EvalCases(
+            users=np.arange(start, len(self.users), dtype=np.int64),
+            histories=[np.zeros(0, dtype=np.int64) for _ in range(len(firsts))],
+            history_times=[np.zeros(0, dtype=np.int64) for _ in range(len(firsts))],
+            targets=firsts["item_id"].astype(str).map(index).to_numpy(dtype=np.int64),
+            now=unix_seconds(firsts["timestamp"]),
         )
 
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def candidate_pools(recommender, cases: EvalCases, config, max_length: int, size: int,
-                    device=None) -> tuple[np.ndarray, np.ndarray]:
+                    device=None, data: SequenceData | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each case's top `size` item indices and scores, best first, history and padding masked:
     what Triton hands the gateway (an index whose score is -inf is not a candidate)."""
     import torch
@@ -38,7 +38,7 @@ def candidate_pools(recommender, cases: EvalCases, config, max_length: int, size
 
     ids = np.zeros((len(cases), size), dtype=np.int64)
     scores = np.full((len(cases), size), -np.inf, dtype=np.float64)
-    for rows, batch_scores, _ in masked_scores(recommender, cases, config, max_length, device):
+    for rows, batch_scores, _ in masked_scores(recommender, cases, config, max_length, device, data):
         top = torch.topk(batch_scores, min(size, batch_scores.shape[1]), dim=1)
         ids[rows, : top.indices.shape[1]] = top.indices.cpu().numpy()
         scores[rows, : top.values.shape[1]] = top.values.cpu().numpy()
@@ -94,7 +94,7 @@ def mmr_curve(recommender, data: SequenceData, config, max_length: int, candidat
         if len(cases) == 0:
             curve[split] = []
             continue
-        pool_ids, pool_scores = candidate_pools(recommender, cases, config, max_length, size, device)
+        pool_ids, pool_scores = candidate_pools(recommender, cases, config, max_length, size, device, data)
         curve[split] = [{"weight": weight, **list_metrics(rerank(pool_ids, pool_scores, data.text, k, weight),
                                                           cases.targets, data.text, data.num_items)}
                         for weight in weights]

@@ -32,21 +32,25 @@ class EvaluationResult(BaseModel):
     mmr: dict[str, Any] | None = None  # the diversity trade-off and the default weight (recaug.train.diversity)
 
 
-def masked_scores(recommender, cases: EvalCases, config, max_length: int, device=None):
+def masked_scores(recommender, cases: EvalCases, config, max_length: int, device=None,
+                  data: SequenceData | None = None):
     """Yields (rows, scores [B, N+1], targets [B]) per batch of cases: the whole catalogue scored,
-    the padding index and each user's history at -inf (what a served top-K never shows)."""
+    the padding index and each user's history at -inf (what a served top-K never shows). With
+    `data`, a model with a user tower also reads the cases' user features."""
     import torch
 
     device = device or torch.device("cpu")
     was_training = getattr(recommender, "training", False)
     if was_training:
         recommender.eval()
+    users = user_inputs(recommender, data) if data is not None else None
     try:
         with torch.inference_mode():
             for rows, history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length,
                                                                                recommender.padding_invariant):
+                extra = {"user": users.take(cases.users[rows]).to(device)} if users is not None else {}
                 scores = recommender.score(torch.from_numpy(history).to(device), torch.from_numpy(times).to(device),
-                                           torch.from_numpy(now).to(device)).float()
+                                           torch.from_numpy(now).to(device), **extra).float()
                 scores = scores.clone()
                 scores[:, 0] = float("-inf")
                 scores.scatter_(1, torch.from_numpy(seen).to(device), float("-inf"))
@@ -66,7 +70,7 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
         return {"overall": {"cases": 0}, "cold_items": {"cases": 0}, "cold_users": {"cases": 0}}
     ranks_all = np.zeros(len(cases), dtype=np.int64)
     tops_all = np.zeros((len(cases), max(ks)), dtype=np.int64)
-    for rows, scores, targets in masked_scores(recommender, cases, config, max_length, device):
+    for rows, scores, targets in masked_scores(recommender, cases, config, max_length, device, data):
         ranks_all[rows] = target_ranks(scores, targets)
         tops_all[rows] = torch.topk(scores, max(ks), dim=1).indices.cpu().numpy()
     embeddings = data.text if data.text.shape[1] else None
@@ -83,6 +87,15 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
     }
 
 
+def user_inputs(recommender, data: SequenceData):
+    """The tower inputs of every user of `data` (row u = data.users[u]), encoded with the
+    recommender's own codes; None when it has no user tower or the data no user features."""
+    spec = getattr(recommender, "user_spec", None)
+    if spec is None or data.user_features is None:
+        return None
+    return spec.encode(data.user_features)
+
+
 class VocabularyAdapter:
     """Scores a model trained on another item vocabulary in this data's index space:
     histories are mapped into the model's indices (unknown items become padding) and items
@@ -97,16 +110,18 @@ class VocabularyAdapter:
         self.known = self.to_model > 0
         self.training = False
         self.padding_invariant = model.padding_invariant
+        self.user_spec = getattr(model, "user_spec", None)
 
     def eval(self):
         self.model.eval()
 
-    def score(self, history, timestamps, now):
+    def score(self, history, timestamps, now, user=None):
         import torch
 
         mapped = self.to_model.to(history.device)[history]
         timestamps = torch.where(mapped > 0, timestamps, torch.zeros_like(timestamps))
-        model_scores = self.model.score(mapped, timestamps, now)
+        model_scores = self.model.score(mapped, timestamps, now, user) if user is not None \
+            else self.model.score(mapped, timestamps, now)
         scores = model_scores[:, self.to_model.to(history.device)]
         return torch.where(self.known.to(history.device), scores, torch.full_like(scores, float("-inf")))
 

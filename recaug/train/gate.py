@@ -142,7 +142,7 @@ def _reevaluate(settings, artifact_dir: str, metric: str, lists: bool = False) -
         k = min(settings.train.ks)
         weight = served_weight(io.read_json(io.join(artifact_dir, METRICS_FILE)))
         ids, scores = candidate_pools(recommender, data.valid, settings.train, max_length,
-                                      max(k, candidates_served(settings)), device)
+                                      max(k, candidates_served(settings)), device, data)
         served = {"weight": weight, **list_metrics(rerank(ids, scores, data.text, k, weight), data.valid.targets,
                                                     data.text, data.num_items)}
     return value, served

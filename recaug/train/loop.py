@@ -28,7 +28,7 @@ from recaug import io
 from recaug.errors import RecaugError
 from recaug.train.cold_start import calibrate_cold_boost
 from recaug.train.dataset import SequenceData
-from recaug.train.evaluate import evaluate_recommender
+from recaug.train.evaluate import evaluate_recommender, user_inputs
 from recaug.train.stopping import ValidationStopper
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,14 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
     seed_everything(config.seed)
     model.to(device)
     windows = data.training_windows(model.config.max_length, config.augmented_weight if config.use_augmented else 0.0,
-                                    config.windows_per_user)
+                                    config.windows_per_user, config.first_event_targets)
     tensors = [torch.from_numpy(a) for a in (windows.inputs, windows.input_times, windows.targets, windows.target_times,
                                              windows.weights, windows.augmented)]
     if device.type == "cuda":
         tensors = [t.pin_memory() for t in tensors]
-    lengths = (windows.inputs > 0).sum(axis=1)
+    users = user_inputs(model, data)
+    window_users = users.take(windows.users).to(device) if users is not None else None
+    lengths = (windows.targets > 0).sum(axis=1)  # a first-event target sits on a padding input
     has_augmented = bool(windows.augmented.any())
     prune = _pruner() if has_augmented and config.prune_rate > 0 else None
     optimizer = torch.optim.AdamW(parameter_groups(model, config.scalar_lr_scale), lr=config.learning_rate,
@@ -133,8 +135,9 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             length = int(lengths[rows].max()) if model.padding_invariant else windows.inputs.shape[1]
             batch = [t[torch.from_numpy(rows), -length:].to(device, non_blocking=True) for t in tensors]
             inputs, input_times, targets, target_times, weights, augmented = batch
+            batch_users = window_users.take(torch.from_numpy(rows).to(device)) if window_users is not None else None
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                losses = _position_losses(model, inputs, input_times, targets, target_times)
+                losses = _position_losses(model, inputs, input_times, targets, target_times, batch_users)
             mask = targets > 0
             weights, augmented = weights[mask], augmented[mask]
             if prune is not None and epoch > config.prune_warmup_epochs:
@@ -227,16 +230,22 @@ def training_batches(lengths: np.ndarray, batch_size: int, seed: int, bucketed: 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _position_losses(model, inputs, input_times, targets, target_times):
+def _position_losses(model, inputs, input_times, targets, target_times, users=None):
     """fp32 cross-entropy over all items for every real target position -> [M]. The padding row is
     sliced off the item matrix (not masked with -inf); the logits are made chunk by chunk and
-    never held whole (`recaug.train.losses`)."""
+    never held whole (`recaug.train.losses`). `users`: the windows' UserInputs (or None)."""
+    import torch
+
     from recaug.train.losses import linear_cross_entropy
 
     items = model.item_matrix()
     hidden = model.encode(inputs, input_times, items)
     mask = targets > 0
     query = model.readout(hidden[mask], inputs[mask], input_times[mask], target_times[mask])
+    if users is not None:
+        window = torch.arange(len(inputs), device=inputs.device).unsqueeze(1).expand_as(inputs)[mask]
+        history_length = (inputs > 0).cumsum(dim=1)[mask]  # events the position has seen
+        query = model.personalise(query, users.take(window), history_length)
     return linear_cross_entropy(query, items[1:], targets[mask] - 1)
 
 

@@ -1,5 +1,9 @@
 """The `recaug train` stage: lake tables -> trained, evaluated model artifact `models/<run>/`.
 
+Sequences come from the curated (+ augmented, + embedded) tables; user attributes and
+profile embeddings come through Feast's point-in-time join (`recaug.train.user_features`)
+when the model has a user tower and the feature store has been applied.
+
 Idempotent: the artifact records a fingerprint of its inputs (data file hashes, model and
 training parameters); a rerun with the same run id and fingerprint returns the stored
 result. An interrupted run resumes from `models/<run>/checkpoint.pt`.
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FILE = "checkpoint.pt"
 AUGMENTED_TABLE = ("augment", "interactions.parquet")
 ITEM_EMBEDDINGS_TABLE = ("embeddings", "items.parquet")
+USER_FEATURE_TABLES = ("user_attributes", "user_profile")
 
 
 class TrainResult(BaseModel):
@@ -54,7 +59,27 @@ def input_urls(settings) -> dict[str, str]:
         urls["item_embeddings"] = lake.url(*ITEM_EMBEDDINGS_TABLE)
     if settings.train.use_augmented and io.exists(lake.url(*AUGMENTED_TABLE)):
         urls["augmented"] = lake.url(*AUGMENTED_TABLE)
+    if reads_user_features(settings):
+        from recaug.features.build import features_url
+
+        for table in USER_FEATURE_TABLES:
+            if io.exists(features_url(settings, f"{table}.parquet")):
+                urls[table] = features_url(settings, f"{table}.parquet")
     return urls
+
+
+def reads_user_features(settings) -> bool:
+    """A user tower is asked for and Feast can answer (`recaug features apply` has run)."""
+    from recaug.features.repo import FeastRepo
+
+    if not settings.model.use_user_features or settings.model.type != "fusion_sasrec":
+        return False
+    if not FeastRepo(settings).registry_exists():
+        log.warning("model.use_user_features is on but there is no Feast registry in %s: training without user "
+                    "attributes and profiles (run `recaug features build` and `recaug features apply` first)",
+                    settings.lake.local("feast"))
+        return False
+    return True
 
 
 def data_versions(settings) -> dict[str, str]:
@@ -69,12 +94,17 @@ def load_sequences(settings) -> SequenceData:
     urls = input_urls(settings)
     if "interactions" not in urls or not io.exists(urls["interactions"]):
         raise RecaugError(f"{settings.lake.interactions} does not exist: run `recaug ingest` first")
-    tables = {name: io.read_parquet(url) for name, url in urls.items()}
-    return build_sequences(
+    tables = {name: io.read_parquet(url) for name, url in urls.items() if name not in USER_FEATURE_TABLES}
+    data = build_sequences(
         tables["interactions"], tables.get("items"), tables.get("item_embeddings"), tables.get("augmented"),
         split=settings.train.split, temporal_cut_quantile=settings.train.temporal_cut_quantile,
         max_categories=settings.model.max_categories, price_buckets=settings.model.price_buckets,
     )
+    if any(table in urls for table in USER_FEATURE_TABLES):
+        from recaug.train.user_features import first_answer_times, user_feature_frame
+
+        data.user_features = user_feature_frame(settings, data, first_answer_times(data))
+    return data
 
 
 def resolve_artifact_dir(settings, artifact_dir: str | None = None) -> str:
@@ -118,7 +148,10 @@ def train(settings) -> TrainResult:
     require_cases(data.valid, "validation")
     device = select_device(settings.train.device)
     seed_everything(settings.train.seed)
-    model = build_model(settings.model.type, settings.model, data.num_items, data.item_features())
+    from recaug.models.user_tower import UserFeatureSpec
+
+    model = build_model(settings.model.type, settings.model, data.num_items, data.item_features(),
+                        UserFeatureSpec.fit(data.user_features))
     log.info("training %s (%d parameters) on %s: %s", model.name, sum(p.numel() for p in model.parameters()),
              device, data.summary())
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,3 +69,38 @@ def test_default_training_set_has_no_leakage(settings, market):
         assert row.n_events <= (mine["timestamp"] < row.event_timestamp).sum()
     item_known = frame.dropna(subset=["item_n_events"])
     assert (pd.to_datetime(item_known["item_last_event_unix"], unit="s", utc=True) < item_known["event_timestamp"]).all()
+
+
+def test_user_attributes_and_profiles_are_point_in_time(settings, market):
+    """The trainer's user features (service training_users): attributes from sign-up on, the
+    profile only after the last event it summarises, nothing before sign-up."""
+    observed = market["curated/interactions.parquet"]
+    users = sorted(observed["user_id"].unique())
+    first = observed.groupby("user_id")["timestamp"].min()
+    last = observed.groupby("user_id")["timestamp"].max()
+    io.write_parquet(pd.DataFrame({
+        "user_id": users, "age": [20 + i for i in range(len(users))], "gender": "f", "occupation": "nurse",
+        "region": ["north" if i % 2 else "south" for i in range(len(users))],
+        "first_seen": [first[u] - H for u in users],
+    }), settings.lake.users)
+    build_features(settings)
+    apply_definitions(settings)
+
+    u = users[0]
+    at = {"before sign-up": first[u] - 2 * H, "first event": first[u], "last event": last[u],
+          "after last event": last[u] + pd.Timedelta(seconds=1)}
+    frame = training_frame(settings, pd.DataFrame({"user_id": u, "event_timestamp": list(at.values())}),
+                           "training_users").set_axis(list(at))
+    assert pd.isna(frame.loc["before sign-up", "age"]) and pd.isna(frame.loc["before sign-up", "region"])
+    assert frame.loc["first event", "age"] == 20 and frame.loc["first event", "region"] == "south"
+    profile = frame["profile_embedding"].map(lambda v: isinstance(v, (list, np.ndarray)) and len(v) > 0)
+    assert profile.tolist() == [False, False, False, True]  # the profile has read the whole history
+
+    # the trainer's own query (each user's first event): attributes for all, no profile at all
+    from recaug.train.dataset import build_sequences
+    from recaug.train.user_features import first_answer_times, user_feature_frame
+
+    data = build_sequences(observed)
+    features = user_feature_frame(settings, data, first_answer_times(data))
+    assert features["age"].notna().all() and features["profile_embedding"].isna().all()
+    assert features["age"].tolist() == [20 + users.index(x) for x in data.users]

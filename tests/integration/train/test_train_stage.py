@@ -117,3 +117,26 @@ def test_training_and_evaluation_record_the_mmr_trade_off_and_the_default_weight
     decision = json.loads(capsys.readouterr().out)
     assert decision["deploy"] is False and "coverage@10" in decision["reason"] and "by 0.0100" in decision["reason"]
     assert decision["floors"][0]["value"] == chosen["coverage@10"]
+
+
+@pytest.mark.slow
+def test_train_reads_user_attributes_through_the_feature_store(lake, capsys):
+    """With the store applied, the trainer's user tower gets attributes through Feast's
+    point-in-time join (never profiles written after the events they read)."""
+    from recaug.features.build import build_features
+    from recaug.features.store import apply_definitions
+
+    days = list(generate_days(SynthConfig(seed=5, n_users=120, n_items=80, n_interactions=4000, n_topics=4, n_days=8)))
+    io.write_parquet(pd.concat([d.users for d in days], ignore_index=True), lake.lake.users)
+    build_features(lake)
+    apply_definitions(lake)
+    assert run(lake, "train", "--run-id", "users") == 0
+    directory = json.loads(capsys.readouterr().out)["artifact_dir"]
+    model, _, params = load_artifact(directory)
+    assert set(params["user_features"]["categorical"]) == {"region"} and set(params["user_features"]["numeric"]) == {"age"}
+    assert model.user_spec is not None and model.user_spec.profile_dim == 0  # no profile is visible at a first event
+    assert {"user_attributes"} <= set(io.read_json(io.join(directory, "data_versions.json")))
+
+    assert run(lake, "train", "--run-id", "plain", "--set", "model.use_user_features=false") == 0
+    plain = json.loads(capsys.readouterr().out)["artifact_dir"]
+    assert load_artifact(plain)[2]["user_features"] is None

@@ -34,10 +34,11 @@ def behaviour(settings):
 def test_build_writes_every_table_and_skips_unchanged_inputs(lake):
     first = build_features(lake)
     assert not first.skipped and set(first.tables) == {
-        "item_content", "item_popularity", "user_behaviour", "user_history", "user_profile"}
+        "item_content", "item_popularity", "user_behaviour", "user_history", "user_profile", "user_attributes"}
     assert first.n_events == 4 and first.items_without_embedding == 2
     assert all(io.exists(t.path) for t in first.tables.values())
     assert first.tables["user_profile"].rows == 0  # no embeddings/users.parquet yet
+    assert first.tables["user_attributes"].rows == 0  # no curated/users.parquet
     again = build_features(lake)
     assert again.skipped and again.tables == first.tables
 

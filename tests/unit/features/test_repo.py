@@ -46,8 +46,10 @@ def test_definitions_read_their_data_location_from_the_settings(settings):
 
     contents = FeastRepo(settings).load_definitions()
     views = {view.name: view for view in contents.feature_views}
-    assert set(views) == {"item_content", "item_popularity", "user_behaviour", "user_history", "user_profile"}
+    assert set(views) == {"item_content", "item_popularity", "user_behaviour", "user_history", "user_profile",
+                          "user_attributes"}
     features_dir = settings.lake.url("features")
     assert views["user_history"].batch_source.path == f"{features_dir}/user_history.parquet"
-    assert {s.name for s in contents.feature_services} == {"training", "user_serving", "user_serving_full", "item_lookup"}
+    assert {s.name for s in contents.feature_services} == {
+        "training", "training_users", "user_serving", "user_serving_personal", "user_serving_full", "item_lookup"}
     assert "RECAUG_FEAST_DATA" not in os.environ  # the environment is restored after loading

@@ -84,3 +84,20 @@ def test_profiles_become_visible_after_the_users_last_event(history):
 def test_snapshot_bucket_must_have_fixed_length(history, items):
     with pytest.raises(ConfigError, match="snapshot_every"):
         user_tables.user_behaviour(history, items, every="1ME", top_k=2)
+
+
+def test_attributes_are_visible_from_signup_or_first_event(history):
+    from recaug.data.schemas import USERS
+
+    users = conform(pd.DataFrame({
+        "user_id": ["a", "b", "c"], "age": [34, None, 51], "gender": ["f", " ", None],
+        "occupation": [None, "writer", "nurse"], "region": ["north", "south", None],
+        "first_seen": [T0 - 24 * H, None, None],
+    }), USERS)
+    table = user_tables.user_attributes(users, history).set_index("user_id")
+    assert table.loc["a", "event_timestamp"] == T0 - 24 * H   # signed up the day before the first event
+    assert table.loc["b", "event_timestamp"] == T0 + 5 * H    # no sign-up date: the first event
+    assert table.loc["c", "event_timestamp"] == pd.Timestamp(0, tz="UTC")  # nothing known: always visible
+    assert table.loc["a", "age"] == 34.0 and np.isnan(table.loc["b", "age"])
+    assert pd.isna(table.loc["b", "gender"])  # blank is missing, not a category
+    assert table.loc["b", "occupation"] == "writer" and pd.isna(table.loc["c", "region"])

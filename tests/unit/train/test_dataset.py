@@ -118,3 +118,28 @@ def test_evaluation_batches_cover_each_case_once_cut_to_their_longest_history():
     untrimmed = list(cases.batches(batch_size=2, max_length=6, trim=False))
     assert np.concatenate([b[0] for b in untrimmed]).tolist() == list(range(5))
     assert all(b[1].shape[1] == 6 for b in untrimmed)
+
+
+def test_first_event_targets_predict_the_first_event_from_an_empty_history():
+    data = build_sequences(frame(EVENTS))
+    windows = data.training_windows(max_length=4, first_event_targets=True)
+    plain = data.training_windows(max_length=4)
+    u1 = data.users.index("u1")
+    # one more target per user (u1: a b c fitted -> a, b, c; u2: b, a; u3: c)
+    assert (windows.targets > 0).sum() == (plain.targets > 0).sum() + len(data.users)
+    first = [w for w in range(len(windows)) if windows.users[w] == u1][-1]
+    assert windows.targets[first].tolist()[-3:] == [data.vocab.index(x) for x in "abc"]
+    assert windows.inputs[first].tolist()[-3:] == [0, data.vocab.index("a"), data.vocab.index("b")]
+    assert sorted(set(windows.users.tolist())) == list(range(len(data.users)))
+
+
+def test_new_users_are_cases_with_empty_histories_at_their_first_event():
+    data = build_sequences(frame(EVENTS))
+    known = len(data.users)
+    cases = data.add_new_users(frame([("n1", "c", 50), ("n1", "a", 60), ("n2", "zz", 55), ("n3", "b", 70), ("u1", "a", 80)]))
+    assert data.users[known:] == ["n1", "n3"]  # n2's item is unknown, u1 is not new
+    assert cases.users.tolist() == [known, known + 1]
+    assert [data.vocab[t] for t in cases.targets] == ["c", "b"] and cases.now.tolist() == [50, 70]
+    assert all(len(h) == 0 for h in cases.histories) and data.fit_end[known:].tolist() == [0, 0]
+    _, history, times, _, _, seen = next(cases.batches(8, 5))
+    assert history.shape == (2, 1) and (history == 0).all() and (times == 0).all() and (seen == 0).all()
