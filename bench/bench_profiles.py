@@ -100,7 +100,7 @@ def run_signal(args, signal: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-profiles-") as lake_root:
         data, cold_cases = prepare(args, signal, lake_root)
     base_train = TrainConfig(epochs=args.epochs, num_threads=args.threads, first_event_targets=True)
-    model_base = ModelConfig(max_length=50)
+    model_base = ModelConfig(max_length=args.max_length)
     popular = MostPop.fit(data)
     results = {"popularity (today's cold answer)": {"runs": [{
         "cold users": metrics(evaluate_recommender(popular, cold_cases, data, base_train, model_base.max_length)),
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--cold-share", type=float, default=0.2, help="share of users held out whole")
     parser.add_argument("--market-seed", type=int, default=7)
+    parser.add_argument("--max-length", type=int, default=50, help="model.max_length (history events read)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 epochs, a smaller market")
     parser.add_argument("--out", default=str(RESULTS / "profiles.json"))

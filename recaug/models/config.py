@@ -56,6 +56,8 @@ class ModelConfig(BaseModel):
     price_buckets: int = Field(10, description="quantile buckets of item price (0 = unknown price)")
     max_categories: int = Field(8, description="categories per item kept for the attribute embedding")
     use_user_features: bool = Field(
-        True, description="fusion_sasrec: add a gated user tower over declared user attributes and the LLM profile "
-        "embedding (Feast service training_users), so users with short or no history get personal rankings"
+        False, description="fusion_sasrec: add a gated user tower over declared user attributes and the LLM profile "
+        "embedding (Feast service training_users), so users with short or no history get personal rankings. Off by "
+        "default: the ONNX export and the gateway do not pass user features yet, so the served model would not be "
+        "the evaluated one"
     )

@@ -20,7 +20,7 @@ class TrainConfig(BaseModel):
         "1, SASRec's one sequence per user, is 40% cheaper on ml-latest-small but lost .01 NDCG@10 and the cold items)"
     )
     first_event_targets: bool = Field(
-        True, description="also train each user's first event from an empty history (one target per user): how a "
+        False, description="also train each user's first event from an empty history (one target per user): how a "
         "model with a user tower learns to rank for users with no history yet"
     )
     learning_rate: float = Field(2e-3, description="AdamW learning rate (the peak, with the linear schedule)")

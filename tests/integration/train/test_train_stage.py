@@ -130,13 +130,14 @@ def test_train_reads_user_attributes_through_the_feature_store(lake, capsys):
     io.write_parquet(pd.concat([d.users for d in days], ignore_index=True), lake.lake.users)
     build_features(lake)
     apply_definitions(lake)
-    assert run(lake, "train", "--run-id", "users") == 0
+    assert run(lake, "train", "--run-id", "users", "--set", "model.use_user_features=true",
+               "--set", "train.first_event_targets=true") == 0
     directory = json.loads(capsys.readouterr().out)["artifact_dir"]
     model, _, params = load_artifact(directory)
     assert set(params["user_features"]["categorical"]) == {"region"} and set(params["user_features"]["numeric"]) == {"age"}
     assert model.user_spec is not None and model.user_spec.profile_dim == 0  # no profile is visible at a first event
     assert {"user_attributes"} <= set(io.read_json(io.join(directory, "data_versions.json")))
 
-    assert run(lake, "train", "--run-id", "plain", "--set", "model.use_user_features=false") == 0
+    assert run(lake, "train", "--run-id", "plain") == 0  # the default: no tower
     plain = json.loads(capsys.readouterr().out)["artifact_dir"]
     assert load_artifact(plain)[2]["user_features"] is None

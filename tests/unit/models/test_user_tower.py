@@ -54,7 +54,8 @@ def test_gate_closes_as_the_history_grows_and_profile_starts_inert():
 def test_fusion_sasrec_scores_follow_attributes_for_users_without_history(tmp_path):
     torch.manual_seed(0)
     spec = UserFeatureSpec.fit(users())
-    model = build_model("fusion_sasrec", ModelConfig(hidden_size=16, num_heads=2, max_length=10), N, None, spec).eval()
+    config = ModelConfig(hidden_size=16, num_heads=2, max_length=10, use_user_features=True)
+    model = build_model("fusion_sasrec", config, N, None, spec).eval()
     empty = torch.zeros(4, 1, dtype=torch.long)
     now = torch.full((4,), 1_000)
     with torch.no_grad():
@@ -72,6 +73,8 @@ def test_fusion_sasrec_scores_follow_attributes_for_users_without_history(tmp_pa
 
 def test_no_tower_when_switched_off_or_without_features():
     spec = UserFeatureSpec.fit(users())
-    assert build_model("fusion_sasrec", ModelConfig(use_user_features=False), N, None, spec).user_spec is None
-    assert build_model("fusion_sasrec", ModelConfig(), N, None, UserFeatureSpec.fit(None)).user_spec is None
-    assert build_model("gru4rec", ModelConfig(), N, None, spec).user_spec is None
+    assert build_model("fusion_sasrec", ModelConfig(), N, None, spec).user_spec is None  # off by default
+    on = ModelConfig(use_user_features=True)
+    assert build_model("fusion_sasrec", on, N, None, spec).user_spec == spec
+    assert build_model("fusion_sasrec", on, N, None, UserFeatureSpec.fit(None)).user_spec is None
+    assert build_model("gru4rec", on, N, None, spec).user_spec is None
