@@ -11,8 +11,9 @@ grid, candidates and winner recorded in the JSON), so ratios are quoted against 
 Augmented interactions for the augmentation ablation come from recaug.augment (template
 backend, co-occurrence retriever) run on the fitted events only.
 
-    .venv/bin/python bench/bench_quality.py [--dataset DIR] [--format ml-latest] [--seeds 3] [--quick]
-    # --dataset defaults to ../shared/datasets/ml-latest-small beside the repository root
+    .venv/bin/python bench/bench_quality.py [--dataset DIR|NAME] [--format FMT] [--seeds 3] [--quick]
+    # --dataset defaults to ../shared/datasets/ml-latest-small beside the repository root; a bare name
+    # (ml-1m, amazon-beauty) is looked up there, and the format follows from the name
     # split models over processes, then pool them into one report:
     .venv/bin/python bench/bench_quality.py --models "ours" --out /tmp/a.json
     .venv/bin/python bench/bench_quality.py --models "ID-only" --out /tmp/b.json
@@ -139,14 +140,27 @@ def augment_fitted(dataset, items: pd.DataFrame, sparse_max_events: int) -> tupl
 
 
 def resolve_dataset(dataset: str | None, datasets: Path = DATASETS) -> Path:
-    """The dataset directory: the one given, or ml-latest-small under the shared datasets beside
-    the repository (never one machine's absolute path); a clear error naming it when missing."""
-    path = Path(dataset) if dataset else datasets / "ml-latest-small"
+    """The dataset directory: the one given, a bare name (ml-1m) under the shared datasets beside the
+    repository, or ml-latest-small there by default (never one machine's absolute path); a clear
+    error naming the path when it is missing."""
+    name_only = dataset is not None and "/" not in dataset and not Path(dataset).is_dir()
+    path = datasets / (dataset or "ml-latest-small") if dataset is None or name_only else Path(dataset)
     if not path.is_dir():
-        raise SystemExit(f"dataset directory {path} does not exist"
-                         + ("" if dataset else f" (the default, resolved from the repository root {ROOT}); "
-                            "pass --dataset DIR"))
+        where = "" if not (dataset is None or name_only) else f" (resolved from the repository root {ROOT})"
+        present = sorted(p.name for p in datasets.iterdir()) if datasets.is_dir() else []
+        raise SystemExit(f"dataset directory {path} does not exist{where}; datasets under {datasets}: "
+                         f"{', '.join(present) or 'none'}; pass --dataset DIR")
     return path
+
+
+def infer_format(path: Path) -> str:
+    """The loader format from the directory's name (ml-latest-small, ml-1m, ml-100k, amazon-*)."""
+    name = path.name.lower()
+    for prefix, fmt in (("ml-latest", "ml-latest"), ("ml-100k", "ml-100k"), ("ml-1m", "ml-dat"), ("ml-10m", "ml-dat"),
+                        ("ml-20m", "ml-latest"), ("ml-25m", "ml-latest"), ("amazon", "amazon")):
+        if name.startswith(prefix):
+            return fmt
+    raise SystemExit(f"cannot tell the format of {path} from its name; pass --format (a recaug.data loader format)")
 
 
 def grid_points(grid: dict[str, list]) -> list[dict[str, dict]]:
@@ -349,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=None,
                         help=f"dataset directory (default: {DATASETS.name}/ml-latest-small under ../shared of the repo root)")
-    parser.add_argument("--format", default="ml-latest", help="a recaug.data loader format (movielens-latest = ml-latest)")
+    parser.add_argument("--format", default=None, help="a recaug.data loader format (movielens-latest = ml-latest); "
+                        "default: from the dataset directory's name (ml-latest-small, ml-1m, ml-100k, amazon-*)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per neural model")
     parser.add_argument("--quick", action="store_true", help="1 seed, at most 15 epochs, only ours + ID-only + SASRec")
     parser.add_argument("--epochs", type=int, default=None, help="override train.epochs")
@@ -364,15 +379,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="train the baselines at their defaults instead of each one's validation search")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="model.KEY=V or train.KEY=V override (repeatable)")
-    parser.add_argument("--out", default=str(RESULTS / "quality.json"))
+    parser.add_argument("--out", default=None, help="default: bench/results/quality_<dataset name>.json")
     parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                         help="combine reports of runs split over processes or machines (same dataset and "
                         "protocol; runs of the same model are pooled as seeds) into --out, without training")
     args = parser.parse_args(argv)
     configure_logging()
     if args.merge:
-        return merge_reports(args.merge, args.out)
+        return merge_reports(args.merge, args.out or str(RESULTS / "quality.json"))
     args.dataset = str(resolve_dataset(args.dataset))
+    args.out = args.out or str(RESULTS / f"quality_{Path(args.dataset).name}.json")
+    args.format = args.format or infer_format(Path(args.dataset))
 
     import torch
 

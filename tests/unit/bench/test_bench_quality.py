@@ -28,10 +28,25 @@ def test_default_dataset_found_under_the_given_shared_folder(tmp_path):
     assert _bench().resolve_dataset(None, tmp_path) == tmp_path / "ml-latest-small"
 
 
+def test_a_bare_name_is_looked_up_under_the_shared_datasets_and_names_the_format(tmp_path):
+    (tmp_path / "ml-1m").mkdir()
+    bench = _bench()
+    path = bench.resolve_dataset("ml-1m", tmp_path)
+    assert path == tmp_path / "ml-1m" and bench.infer_format(path) == "ml-dat"
+    assert bench.infer_format(Path("x/amazon-beauty")) == "amazon"
+    assert bench.infer_format(Path("x/ml-latest-small")) == "ml-latest"
+    with pytest.raises(SystemExit, match="--format"):
+        bench.infer_format(Path("x/mystery"))
+
+
 def test_missing_dataset_error_names_the_path(tmp_path):
     bench = _bench()
-    with pytest.raises(SystemExit, match=str(tmp_path / "ml-latest-small")):
+    (tmp_path / "ml-1m").mkdir()
+    with pytest.raises(SystemExit, match=str(tmp_path / "ml-latest-small")) as missing:
         bench.resolve_dataset(None, tmp_path)
+    assert "ml-1m" in str(missing.value)  # the error lists what is there
+    with pytest.raises(SystemExit, match=str(tmp_path / "amazon-beauty")):
+        bench.resolve_dataset("amazon-beauty", tmp_path)
     with pytest.raises(SystemExit, match="nowhere"):
         bench.resolve_dataset(str(tmp_path / "nowhere"), tmp_path)
 
