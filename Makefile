@@ -22,9 +22,12 @@ test: venv
 test-fast: venv
 	@$(WITH_VENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# Airflow standalone on 127.0.0.1 with the DAGs loaded (ARGS=stop|status).
+# Airflow on 127.0.0.1 with the DAGs loaded (ARGS=stop|status): PROFILE=standalone (SQLite,
+# LocalExecutor) or PROFILE=celery (CeleryExecutor on the services of RECAUG_AIRFLOW_DB_URL,
+# RECAUG_BROKER_URL and RECAUG_REDIS_URL; see README "Running at scale").
+PROFILE ?= standalone
 airflow: venv
-	@$(WITH_VENV) scripts/airflow.sh $(ARGS)
+	@$(WITH_VENV) AIRFLOW_PROFILE=$(PROFILE) scripts/airflow.sh $(ARGS)
 
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -14,6 +14,9 @@ the trigger form (same code path; the form's Params become settings overrides).
    **set_aside_derived** first moves derived data and caches to `state/rebuild-<run>/`.
 4. **augment** (pool `gpu`): LLM item enrichment, user profiles, synthetic interactions.
 5. **embed_shard** (pool `gpu`, one mapped task per shard) then **merge_embeddings**.
+   With `RECAUG_AIRFLOW_GPU_QUEUE` set when the DAG is parsed (the celery profile of
+   `scripts/airflow.sh` sets `gpu`), both also go to that executor queue, i.e. to the
+   workers that listen to it; unset, they stay on the default queue.
 6. **build_features** → **apply_feature_definitions** (only when they changed) →
    **materialize** (Feast online store, incremental) and **train** →
    **evaluate** → **gate** (proposes the model if not worse than the live one) → **export** (ONNX + parity).
@@ -32,11 +35,13 @@ creates it).
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
+from recaug.orchestrate.celery_profile import GPU_QUEUE_ENV
 from recaug_airflow.dvc_versioning import DvcVersionOperator
 from recaug_airflow.failure_summary import write_failure_summary
 from recaug_airflow.feast_materialize import FeastApplyOperator, FeastMaterializeOperator
@@ -46,6 +51,14 @@ from recaug_airflow.triton_deploy import TritonDeployOperator
 from recaug_airflow.stage_runner import run_stage
 
 GPU_POOL = "gpu"
+
+
+def gpu_task_args() -> dict:
+    """Pool, and queue when one is configured, of the augmentation and embedding tasks: the
+    pool bounds how many run at once, the queue picks the machines that run them."""
+    queue = os.environ.get(GPU_QUEUE_ENV)
+    return {"pool": GPU_POOL, **({"queue": queue} if queue else {})}
+
 
 DEFAULT_ARGS = {
     "owner": "recaug",
@@ -92,7 +105,7 @@ def recaug_nightly():
 
         return run_stage(get_current_context(), lambda settings: set_aside(settings.lake, settings.run_id))
 
-    @task(pool=GPU_POOL, trigger_rule="none_failed")
+    @task(**gpu_task_args(), trigger_rule="none_failed")
     def augment() -> dict:
         from recaug.augment.pipeline import run_augmentation
 
@@ -102,7 +115,7 @@ def recaug_nightly():
     def plan_shards() -> list[int]:
         return list(range(int(get_current_context()["params"]["embed_shards"])))
 
-    @task(pool=GPU_POOL, map_index_template="shard {{ task.op_kwargs['shard'] }}")
+    @task(**gpu_task_args(), map_index_template="shard {{ task.op_kwargs['shard'] }}")
     def embed_shard(shard: int) -> dict:
         from recaug.embed.job import run_embedding
 

@@ -10,6 +10,9 @@ the search repeats until nothing is left, and each ended task is named. A servic
 detached on purpose (own session, environment without the token: the Triton server a
 deploy task launches) is left serving and named.
 
+The metadata database (which tasks and runs were still going) is the one the instance's
+processes were started with: PostgreSQL in the celery profile, else SQLite in the home.
+
 Once every process is gone, the lake lease each unfinished run held (recaug/lake_lock.py)
 is released and named, so the next writer need not wait lock.lease_timeout_minutes. A
 run's lake is its conf's lake_root, else the operator's (params.yaml of the checkout and
@@ -32,6 +35,7 @@ from pathlib import Path
 import psutil
 
 TOKEN_VARIABLE = "RECAUG_AIRFLOW_INSTANCE"
+DATABASE_VARIABLE = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 TASK_TITLE = re.compile(r"airflow worker -- ([0-9a-f-]{32,36})")
 ROUNDS = 5
 
@@ -98,22 +102,53 @@ def _is_airflow(process: psutil.Process) -> bool:
         return False
 
 
-def metadata_rows(home: Path, query: str) -> list[tuple]:
-    """Rows of a read-only query on the instance's SQLite metadata database; none when it
-    does not exist or cannot be read (stopping must not depend on it)."""
-    database = home / "airflow.db"
-    if not database.exists():
+def metadata_database(processes) -> str | None:
+    """The metadata database URL the instance's processes run with; None: the home's SQLite."""
+    for process in processes:
+        try:
+            url = process.environ().get(DATABASE_VARIABLE)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if url:
+            return url
+    return None
+
+
+def metadata_rows(home: Path, database: str | None, query: str) -> list[tuple]:
+    """Rows of a read-only query on the instance's metadata database; none when it does not
+    exist or cannot be read (stopping must not depend on it)."""
+    if database and not database.startswith("sqlite"):
+        return _server_rows(database, query)
+    path = home / "airflow.db"
+    if not path.exists():
         return []
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as connection:
             return connection.execute(query).fetchall()
     except sqlite3.Error:
         return []
 
 
-def running_tasks(home: Path) -> dict[str, str]:
-    """Task instance id (hex, no dashes) -> 'dag.task run=... ' from the SQLite metadata database."""
-    rows = metadata_rows(home, "SELECT id, dag_id, task_id, run_id, map_index FROM task_instance "
+def _server_rows(database: str, query: str) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(database, connect_args={"connect_timeout": 5})
+    except (SQLAlchemyError, ImportError, ValueError):
+        return []
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+    except SQLAlchemyError:
+        return []
+    finally:
+        engine.dispose()
+
+
+def running_tasks(home: Path, database: str | None) -> dict[str, str]:
+    """Task instance id (hex, no dashes) -> 'dag.task run=... ' from the metadata database."""
+    rows = metadata_rows(home, database, "SELECT id, dag_id, task_id, run_id, map_index FROM task_instance "
                                "WHERE state IN ('running', 'queued', 'restarting')")
     labels = {}
     for ti_id, dag_id, task_id, run_id, map_index in rows:
@@ -122,10 +157,10 @@ def running_tasks(home: Path) -> dict[str, str]:
     return labels
 
 
-def unfinished_runs(home: Path) -> dict[str, dict]:
+def unfinished_runs(home: Path, database: str | None) -> dict[str, dict]:
     """Run id -> conf of the runs the metadata database still calls queued or running."""
-    rows = metadata_rows(home, "SELECT run_id, conf FROM dag_run WHERE state IN ('running', 'queued')")
-    return {run_id: (json.loads(conf) if conf else None) or {} for run_id, conf in rows}
+    rows = metadata_rows(home, database, "SELECT run_id, conf FROM dag_run WHERE state IN ('running', 'queued')")
+    return {run_id: (json.loads(conf) if isinstance(conf, (str, bytes)) else conf) or {} for run_id, conf in rows}
 
 
 def release_leases(runs: dict[str, dict]) -> list[str]:
@@ -188,8 +223,9 @@ def end(processes: dict[int, psutil.Process], grace: float) -> list[psutil.Proce
 
 def stop(home: Path, token: str | None, leader: int | None, grace: float) -> int:
     """Stop the instance; returns the number of processes that could not be ended."""
-    tasks = running_tasks(home)
-    runs = unfinished_runs(home)
+    database = metadata_database(instance_processes(token, leader)[0].values())
+    tasks = running_tasks(home, database)
+    runs = unfinished_runs(home, database)
     ended_any = False
     services: dict[int, psutil.Process] = {}
     for _ in range(ROUNDS):

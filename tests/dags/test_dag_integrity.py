@@ -28,20 +28,23 @@ print(json.dumps({
     "heavy": heavy,
     "seconds": time.perf_counter() - start,
     "tasks": sorted(dag.task_dict) if dag else [],
+    "queues": {t.task_id: t.queue for t in dag.tasks} if dag else {},
 }))
 """
 
 
-@pytest.fixture(scope="module")
-def parsed(tmp_path_factory):
+def parse_in_subprocess(home: Path, **env: str) -> dict:
     """Parse the DAG folder in a fresh interpreter, as the DAG processor does."""
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {**os.environ, **airflow_env(home, ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", PARSE_SCRIPT, str(DAG_FILE.parent), ",".join(HEAVY_MODULES)],
-        env=env, capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, **airflow_env(home, ROOT), **env}, capture_output=True, text=True, timeout=300, check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory):
+    return parse_in_subprocess(tmp_path_factory.mktemp("airflow_home"))
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +132,16 @@ def test_gpu_work_runs_in_the_gpu_pool_and_embedding_fans_out(dag):
 
     assert isinstance(embed, MappedOperator)
     assert "shard" in embed.op_kwargs_expand_input.value
+
+
+def test_gpu_tasks_go_to_the_configured_queue_and_only_then(parsed, tmp_path):
+    from airflow.configuration import conf
+
+    default = conf.get("operators", "default_queue")
+    assert set(parsed["queues"].values()) == {default}, "without RECAUG_AIRFLOW_GPU_QUEUE nothing changes"
+    routed = parse_in_subprocess(tmp_path, RECAUG_AIRFLOW_GPU_QUEUE="gpu")["queues"]
+    assert {task for task, queue in routed.items() if queue == "gpu"} == {"augment", "embed_shard"}
+    assert {queue for task, queue in routed.items() if task not in ("augment", "embed_shard")} == {default}
 
 
 def test_no_cycles(dag):

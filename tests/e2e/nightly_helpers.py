@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +67,35 @@ def states(summary: dict) -> dict[str, str]:
     for task in summary["tasks"]:
         result.setdefault(task["task_id"], set()).add(task["state"])
     return {task: ",".join(sorted(s)) for task, s in result.items()}
+
+
+def gateway_recommendation(lake: Path, tmp: Path, user_id: str, k: int = 5, **env: str) -> dict:
+    """Start `recaug serve gateway` on a free port (with `env` on top of the isolated one),
+    ask it once, stop it; a gateway that never gets ready fails with its log."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp / f"gateway-{port}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "recaug.cli", "serve", "gateway", "--port", str(port), "--lake", str(lake)],
+            env={**isolated_env(tmp), **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"the gateway exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        response = httpx.get(f"http://127.0.0.1:{port}/recommend", params={"user_id": user_id, "k": k}, timeout=30)
+        assert response.status_code == 200, f"{response.status_code} {response.text}\n{log.read_text()[-3000:]}"
+        return response.json()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the whole group goes
+        proc.wait(timeout=30)

@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import pytest
 
-from nightly_helpers import run_dag, states, synthesize_landing, tiny_conf
+from nightly_helpers import gateway_recommendation, run_dag, states, synthesize_landing, tiny_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -76,41 +76,6 @@ def _triton_top_k(world) -> list[int]:
     return result.as_numpy("top_ids")[0].tolist()
 
 
-def _gateway_recommendation(world, user_id: str, k: int = 5) -> dict:
-    """Start `recaug serve gateway` on a free port, ask it once, stop it."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-    from nightly_helpers import ROOT, isolated_env
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recaug.cli", "serve", "gateway", "--port", str(port), "--lake", str(world["lake"])],
-        env=isolated_env(world["tmp"]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        response = httpx.get(f"http://127.0.0.1:{port}/recommend", params={"user_id": user_id, "k": k}, timeout=30)
-        response.raise_for_status()
-        return response.json()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the whole group goes
-        proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def first_run(world):
     return run_dag(world["home"], tiny_conf(world["lake"]), world["tmp"], "first")
@@ -143,7 +108,7 @@ def test_first_run_completes_every_task_and_deploys(world, first_run):
     interactions = pd.read_parquet(lake / "curated" / "interactions.parquet")
     counts = interactions["user_id"].value_counts()
     user = counts[(counts >= 3) & (counts <= 20)].index[0]  # whole history fits in the served history
-    answer = _gateway_recommendation(world, user, k=5)
+    answer = gateway_recommendation(world["lake"], world["tmp"], user, k=5)
     assert answer["user_id"] == user and answer["source"] == "model" and len(answer["items"]) == 5
     seen = set(interactions.loc[interactions["user_id"] == user, "item_id"])
     assert not seen & {item["item_id"] for item in answer["items"]}

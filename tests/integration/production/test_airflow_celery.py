@@ -6,7 +6,7 @@ in a fresh PostgreSQL database, the broker a throwaway RabbitMQ vhost with its o
 real `airflow api-server`, `scheduler`, `dag-processor` and `celery worker` processes.
 A DAG whose task runs `recaug.data.synth.synthesize` is triggered twice: once it must
 write what an in-process run writes, once with a bad override it must fail with the
-setting named. Running the whole nightly DAG this way is issue #16.
+setting named. The whole nightly DAG on this executor: tests/e2e/test_nightly_celery.py.
 
 The broker is the one at $RECAUG_TEST_RABBITMQ_ADDRESS (host:port) and the database
 server the one at $RECAUG_TEST_POSTGRES_URL: unset, the tests skip and name the
@@ -17,16 +17,13 @@ one that refuses the test user fails them.
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
 import socket
-import subprocess
 import time
 
 import pytest
 
 from airflow_cli import AirflowCli, query
-from production_services import RABBITMQ_ENV, unique_name
+from production_services import unique_name
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -56,53 +53,6 @@ def stage():
 
 stage()
 '''
-
-
-def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(["rabbitmqctl", *args], input=stdin, capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {args[0]} exited {result.returncode}: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
-
-
-def require_rabbitmqctl() -> None:
-    """The address is set, so a broker that cannot be managed fails the test instead of skipping it."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.fail(f"{RABBITMQ_ENV} is set but rabbitmqctl is not on PATH: the test needs it to create "
-                    "a throwaway user and vhost on that broker")
-    try:
-        rabbitmqctl("status")
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"{RABBITMQ_ENV} is set but rabbitmqctl cannot manage the RabbitMQ node: {exc}")
-
-
-def require_login(broker_url: str, shown: str) -> None:
-    """The throwaway user logs in at the address: the variable names the node rabbitmqctl manages."""
-    from kombu import Connection
-
-    try:
-        with Connection(broker_url, connect_timeout=5) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as exc:  # kombu raises the transport's own errors (socket, AMQP access refused)
-        pytest.fail(f"{RABBITMQ_ENV} is set but the broker at {shown} did not let the test user in: {exc}")
-
-
-@pytest.fixture(scope="module")
-def broker_url(rabbitmq_address):
-    """amqp:// URL of a throwaway vhost and user on the RabbitMQ at $RECAUG_TEST_RABBITMQ_ADDRESS."""
-    require_rabbitmqctl()
-    host, port = rabbitmq_address
-    user, vhost, password = unique_name("recaug_test"), unique_name("recaug_test"), secrets.token_urlsafe(24)
-    rabbitmqctl("add_user", user, stdin=password)  # from stdin: the password never shows in `ps`
-    try:
-        rabbitmqctl("add_vhost", vhost)
-        rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-        url = f"amqp://{user}:{password}@{host}:{port}/{vhost}"
-        require_login(url, f"{host}:{port}/{vhost}")
-        yield url
-    finally:
-        rabbitmqctl("delete_user", user)
-        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True, timeout=60)
 
 
 def free_port() -> int:
