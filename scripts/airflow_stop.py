@@ -36,6 +36,7 @@ import psutil
 
 TOKEN_VARIABLE = "RECAUG_AIRFLOW_INSTANCE"
 DATABASE_VARIABLE = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+TASK_DATABASE_BLOCK = "airflow-db-not-allowed:"  # what Airflow puts there in task processes
 TASK_TITLE = re.compile(r"airflow worker -- ([0-9a-f-]{32,36})")
 ROUNDS = 5
 
@@ -109,7 +110,7 @@ def metadata_database(processes) -> str | None:
             url = process.environ().get(DATABASE_VARIABLE)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if url:
+        if url and not url.startswith(TASK_DATABASE_BLOCK):
             return url
     return None
 
