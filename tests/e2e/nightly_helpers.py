@@ -14,6 +14,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Every task of recaug_nightly (embed_shard once however many shards it maps).
+NIGHTLY_TASKS = {
+    "export_events", "find_batches", "validate_ingest", "version_data", "full_rebuild_requested", "set_aside_derived", "augment", "plan_shards", "embed_shard", "merge_embeddings",
+    "build_features", "apply_feature_definitions", "materialize", "train", "evaluate", "gate", "export", "approved_for_deploy", "deploy", "report",
+}
+
 # Small enough for two shared cores, big enough for every stage to have real work.
 TINY_SYNTH = {"n_users": 60, "n_items": 150, "n_interactions": 2500, "n_days": 4, "seed": 11}
 

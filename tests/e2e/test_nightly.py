@@ -10,15 +10,9 @@ import json
 import pandas as pd
 import pytest
 
-from nightly_helpers import gateway_recommendation, run_dag, states, synthesize_landing, tiny_conf
+from nightly_helpers import NIGHTLY_TASKS, gateway_recommendation, run_dag, states, synthesize_landing, tiny_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
-
-ALL_TASKS = {
-    "export_events", "find_batches", "validate_ingest", "version_data", "full_rebuild_requested", "set_aside_derived", "augment", "plan_shards", "embed_shard", "merge_embeddings",
-    "build_features", "apply_feature_definitions", "materialize", "train", "evaluate", "gate", "export", "approved_for_deploy", "deploy", "report",
-}
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
@@ -84,7 +78,7 @@ def first_run(world):
 def test_first_run_completes_every_task_and_deploys(world, first_run):
     assert first_run["state"] == "success", open(first_run["log"]).read()[-5000:]
     task_states = states(first_run)
-    assert set(task_states) == ALL_TASKS
+    assert set(task_states) == NIGHTLY_TASKS
     assert task_states.pop("set_aside_derived") == "skipped"  # no full rebuild asked for
     assert all(state == "success" for state in task_states.values()), task_states
     assert sum(1 for t in first_run["tasks"] if t["task_id"] == "embed_shard") == 2
@@ -150,7 +144,7 @@ def test_bad_batch_stops_at_validation_and_previous_model_keeps_serving(world, f
     task_states = states(failed)
     assert task_states["export_events"] == task_states["find_batches"] == "success"
     assert task_states["validate_ingest"] == "failed"
-    downstream = ALL_TASKS - {"export_events", "find_batches", "validate_ingest"}
+    downstream = NIGHTLY_TASKS - {"export_events", "find_batches", "validate_ingest"}
     assert all(task_states[t] == "upstream_failed" for t in downstream), task_states
 
     assert (lake / "quarantine" / "2026-01-05" / "interactions.csv").read_bytes() == bad_bytes
