@@ -178,7 +178,7 @@ def report(results: dict) -> None:
     print(f"\nmodel test NDCG@10 {results['model_test_ndcg@10']:.4f}; {faith['users']} users, top-{results['args']['k']}: "
           f"{faith['items']} items, {faith['items_with_citation']} with a cited event ({faith['seconds']:.0f} s)")
     print("\n| event removed | cases | score drops | rank worsens | mean score drop | median rank change | "
-          "drops vs cited |")
+          "cited drop share / this |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for method, label in (("cited", "cited by the gateway"), ("random_event", "random event (baseline)"),
                           ("newest_event", "newest event")):
