@@ -79,6 +79,33 @@ def test_diversity_reranks_the_model_candidates(client, gateway_world):
     assert expected != plain and expected[0] == plain[0]  # MMR starts from the most relevant item
 
 
+def test_requests_without_diversity_get_the_weight_chosen_for_the_model(client, gateway_world):
+    """A version whose metrics.json records an MMR weight chosen on validation serves it by
+    default; `diversity` in the request still wins; a version without one keeps the model order."""
+    from fastapi.testclient import TestClient
+
+    from recaug.serving_gateway.app import create_app
+
+    settings = gateway_world[0]
+    metrics_url = settings.lake.url("models", "run-g", "metrics.json")
+    io.write_json(metrics_url, {"mmr": {"chosen_weight": 0.9}})
+    try:
+        with TestClient(create_app(settings)) as chosen:
+            by_default = chosen.get("/recommend", params={"user_id": "user-7", "k": 4}).json()["items"]
+            overridden = chosen.get("/recommend", params={"user_id": "user-7", "k": 4, "diversity": 0}).json()["items"]
+    finally:
+        fs, path = io.filesystem(metrics_url)
+        fs.rm(path)
+
+    def ids(items):
+        return [item["item_id"] for item in items]
+
+    explicit = client.get("/recommend", params={"user_id": "user-7", "k": 4, "diversity": 0.9}).json()["items"]
+    plain = client.get("/recommend", params={"user_id": "user-7", "k": 4}).json()["items"]  # loaded without metrics
+    assert ids(by_default) == ids(explicit) != ids(plain)
+    assert ids(overridden) == ids(plain)
+
+
 def test_unknown_user_gets_popular_items(client, gateway_world):
     _, interactions, _ = gateway_world
     body = client.get("/recommend", params={"user_id": "someone-new", "k": 3}).json()
