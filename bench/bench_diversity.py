@@ -48,8 +48,10 @@ def trained_model(data, model_config, train_config):
     from recaug.models.artifact import build_model
     from recaug.train.loop import fit, seed_everything
 
+    not_training = {"num_threads", "eval_batch_size", "ks", "mmr_weights", "mmr_max_ndcg_loss", "gate_metric",
+                     "gate_tolerance", "gate_min_coverage", "gate_min_diversity"}  # these do not change the weights
     key = hashlib.sha256(json.dumps([data.summary(), model_config.model_dump(mode="json"),
-                                     train_config.model_dump(mode="json", exclude={"num_threads"})],
+                                     train_config.model_dump(mode="json", exclude=not_training)],
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     cache = RESULTS / "cache" / f"diversity_model_{key}.pt"
     seed_everything(train_config.seed)
