@@ -72,7 +72,10 @@ class ServedModelConfig(BaseModel):
     instance_kind: Literal["cpu", "gpu"] = Field(
         "cpu", description="instance group kind for the onnxruntime platform (gpu on production GPU nodes)"
     )
-    onnx_threads: int = Field(1, ge=1, description="onnxruntime intra-op threads per python-backend instance")
+    onnx_threads: int = Field(
+        1, ge=1, description="onnxruntime intra-op threads per CPU instance (python backend, or the onnxruntime "
+        "platform's intra_op_thread_count): 1 keeps a batch-1 call on one core instead of waking a pool",
+    )
     versions_loaded: int = Field(
         2, ge=1, description="versions Triton keeps loaded (version_policy latest N); 2 keeps the replaced version "
         "answering while gateways switch to the new one (with 1, requests pinned to it fall back for a moment)",

@@ -44,6 +44,9 @@ def model_config(name: str, model_format: str, served: "ServedModelConfig", top_
     elif model_format == "onnxruntime":
         config.platform = "onnxruntime_onnx"
         kind = pb.ModelInstanceGroup.KIND_GPU if served.instance_kind == "gpu" else pb.ModelInstanceGroup.KIND_CPU
+        if kind == pb.ModelInstanceGroup.KIND_CPU:  # else ORT spreads one batch-1 call over every core
+            config.parameters["intra_op_thread_count"].string_value = str(served.onnx_threads)
+            config.parameters["inter_op_thread_count"].string_value = "1"
     else:
         raise RepositoryError(f"unknown model format {model_format!r}; expected python or onnxruntime")
     config.version_policy.latest.num_versions = served.versions_loaded

@@ -66,6 +66,26 @@ def test_no_dynamic_batching_when_disabled_and_json_matches_text():
     assert json.loads(to_json(config))["platform"] == "onnxruntime_onnx"
 
 
+def test_zero_queue_delay_still_turns_dynamic_batching_on():
+    """Delay 0 batches only the requests that queued while the instance was busy (batch-1
+    latency of an unbatched model, batching under load): the block must not vanish with it."""
+    served = ServedModelConfig(max_queue_delay_us=0, preferred_batch_sizes=[])
+    config = model_config("m", "python", served, top_k=5, hidden_size=8)
+    parsed = _parse(to_pbtxt(config))
+    assert parsed.HasField("dynamic_batching") and parsed.dynamic_batching.max_queue_delay_microseconds == 0
+    assert json_format.Parse(to_json(config), pb.ModelConfig()).HasField("dynamic_batching")
+
+
+def test_onnxruntime_cpu_instances_get_the_configured_thread_counts():
+    served = ServedModelConfig(onnx_threads=1)
+    cpu = _parse(to_pbtxt(model_config("m", "onnxruntime", served, top_k=5, hidden_size=8)))
+    assert cpu.parameters["intra_op_thread_count"].string_value == "1"
+    assert cpu.parameters["inter_op_thread_count"].string_value == "1"
+    gpu = _parse(to_pbtxt(model_config("m", "onnxruntime", served.model_copy(update={"instance_kind": "gpu"}),
+                                       top_k=5, hidden_size=8)))
+    assert "intra_op_thread_count" not in gpu.parameters
+
+
 def test_unknown_model_format_is_rejected():
     with pytest.raises(RepositoryError, match="unknown model format 'tensorrt'"):
         model_config("m", "tensorrt", ServedModelConfig(), top_k=5, hidden_size=8)
