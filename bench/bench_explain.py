@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "serving"))  # the explanation test's world
 
-from explain_helpers import MODEL_NAME, explained_world  # noqa: E402
+from explain_helpers import explained_world  # noqa: E402
 from gateway_process import gateway_process  # noqa: E402
 
 TOP_K = 20

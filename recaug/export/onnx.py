@@ -5,6 +5,8 @@ the traced length into attention reshapes). Parity is measured with onnxruntime 
 several batch sizes and lengths before anything is written, so a model.onnx on disk
 always matches its torch checkpoint; export.json also carries a reference request and
 its top-K, which the deploy smoke test replays against Triton.
+The item-side evidence the gateway's explanations read (recaug.export.evidence) is written
+beside model.onnx from the same torch model.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ through the gateway's item cache like the answer's own items.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
@@ -27,8 +26,6 @@ from recaug.serving_gateway.outcomes import Unavailable
 if TYPE_CHECKING:
     from recaug.export.evidence import ItemEvidence
     from recaug.features.online import ItemInfo
-
-log = logging.getLogger(__name__)
 
 HISTORY = "history"  # a history item supports the score
 SIMILAR_NEW_ITEM = "similar_new_item"  # a cold item, scored by its text's closeness to a history item

@@ -11,14 +11,11 @@ the model reads and for the newest event, the obvious alternatives to citing any
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
-
-log = logging.getLogger(__name__)
 
 CITED, RANDOM, NEWEST = "cited", "random_event", "newest_event"
 METHODS = (CITED, RANDOM, NEWEST)
