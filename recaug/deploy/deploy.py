@@ -182,12 +182,13 @@ def _deploy(settings: "Settings", artifact_dir: str, role: Role) -> DeployRecord
                  experiment.experiment_id, target.http_url)
         return record
     if end_running(settings, f"champion replaced by version {version}") is not None:
-        _reconcile_quietly(settings, target)  # the stopped challenger's version goes now
+        reconcile_quietly(settings, target)  # the stopped challenger's version goes now
     log.info("deploy: %s version %d is live (%s)", name, version, target.http_url)
     return record
 
 
-def _reconcile_quietly(settings: "Settings", target: TritonTarget) -> None:
+def reconcile_quietly(settings: "Settings", target: TritonTarget) -> None:
+    """Reconcile now, after a change that stopped an experiment; a failure only delays it."""
     from recaug.deploy.reconcile import reconcile_target
 
     try:

@@ -91,7 +91,7 @@ def _promote(settings: "Settings", report: ExperimentReport) -> "DeployRecord":
 
 def _remove_challenger(settings: "Settings") -> None:
     """Let reconcile unload the stopped challenger now (else the next deploy or start does)."""
-    from recaug.deploy.deploy import _reconcile_quietly
+    from recaug.deploy.deploy import reconcile_quietly
     from recaug.deploy.target import target_from_settings
 
-    _reconcile_quietly(settings, target_from_settings(settings))
+    reconcile_quietly(settings, target_from_settings(settings))

@@ -53,3 +53,24 @@ def test_a_lake_where_no_deploy_succeeded_serves_nothing(settings, tmp_path):
     result = reconcile_repository(settings, repository)
     assert result.live_version is None and result.removed_versions == [1]
     assert not (repository / "recaug_seq").exists()
+
+
+def test_a_challenger_version_stays_only_while_its_experiment_runs(settings, tmp_path):
+    from recaug.deploy.deploy import kept_versions, live_record
+    from recaug.experiments.store import end_running, start_experiment
+
+    repository = tmp_path / "models"
+    for version in (1, 2):
+        _version(repository, "recaug_seq", version)
+    _record(settings, 1, "deployed", str(tmp_path / "run-1"))
+    write_record(settings, DeployRecord(
+        model_name="recaug_seq", version=2, deployed_at="2026-01-02T02:00:00+00:00", model_sha256="1" * 64,
+        artifact_dir=str(tmp_path / "run-2"), target="remote:127.0.0.1:1", model_format="python",
+        outcome="deployed", role="challenger"))
+    start_experiment(settings, 1, 2, str(tmp_path / "run-2"))
+
+    assert live_record(settings).version == 1 and kept_versions(settings) == {1, 2}
+    assert reconcile_repository(settings, repository).removed_versions == []
+    end_running(settings, "champion kept")
+    assert reconcile_repository(settings, repository).removed_versions == [2]
+    assert sorted(p.name for p in (repository / "recaug_seq").iterdir() if p.is_dir()) == ["1"]
