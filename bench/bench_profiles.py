@@ -8,13 +8,15 @@ the way `recaug train` reads them: features built into a Feast store in a tempor
 then the point-in-time join of service `training_users` at each user's first event.
 
 Arms, same data, same seeds, same training (first events are targets from an empty
-history in both): the model with the user tower vs without it, and global popularity
-(what the gateway answered for a user without history before the tower). Two markets:
-`segment_signal` 0 (attributes independent of taste: the honest control, no model can
-gain) and the signal given (region and age band follow the user's main topic for that
-share of users).
+history in both): the model with the user tower vs without it; global popularity (what
+the gateway answers a user without history) and segment popularity (items counted among
+warm users with the same attributes, coded as the tower codes them: the one-line
+alternative). Markets: `segment_signal` 0 (attributes independent of taste: the honest
+control, no model can gain) and the signals given (region and age band follow the user's
+main topic for that share of users).
 
-    .venv/bin/python bench/bench_profiles.py [--seeds 3] [--signals 0,0.6] [--epochs 10] [--quick]
+    .venv/bin/python bench/bench_profiles.py [--seeds 3] [--signals 0,1] [--epochs 10] [--quick]
+    .venv/bin/python bench/bench_profiles.py --model-arms ""    # the two baselines only, in seconds
 """
 
 from __future__ import annotations
@@ -82,6 +84,42 @@ def prepare(args, signal: float, lake_root: str):
     return data, cold_cases
 
 
+class SegmentPopularity:
+    """The one-line alternative to the tower: each item's fitted events among warm users of the
+    same segment (every categorical attribute and the age quantile, coded as the tower codes
+    them), global popularity breaking ties and covering unseen segments."""
+
+    name = "segment popularity"
+    padding_invariant = True
+    training = False
+
+    def __init__(self, data, spec):
+        import torch
+
+        self.user_spec = spec
+        self.global_counts = data.train_counts.astype(np.float64)
+        self.counts: dict[tuple, np.ndarray] = {}
+        keys = self.keys(spec.encode(data.user_features))
+        for u, key in enumerate(keys):
+            fitted = data.user_items[u][:int(data.fit_end[u])]
+            if len(fitted):
+                np.add.at(self.counts.setdefault(key, np.zeros_like(self.global_counts)), fitted, 1.0)
+        self._torch = torch
+
+    def keys(self, user) -> list[tuple]:
+        codes = user.categorical.cpu().numpy()
+        numbers = user.numeric.cpu().numpy()
+        buckets = np.stack([np.where(np.isnan(numbers[:, i]), -1, np.searchsorted(n["edges"], numbers[:, i], side="right"))
+                            for i, n in enumerate(self.user_spec.numeric.values())], axis=1) if numbers.shape[1] \
+            else np.zeros((len(codes), 0), dtype=np.int64)
+        return [tuple(row) for row in np.concatenate([codes, buckets], axis=1).tolist()]
+
+    def score(self, history, timestamps, now, user=None):
+        tie_break = self.global_counts / max(self.global_counts.sum(), 1.0)
+        rows = [self.counts.get(key, self.global_counts) + tie_break for key in self.keys(user)]
+        return self._torch.from_numpy(np.stack(rows)).float().to(history.device)
+
+
 def metrics(result: dict) -> dict[str, float]:
     return {key: result["overall"].get(key) for key in ("ndcg@10", "hr@10", "cases")}
 
@@ -107,7 +145,12 @@ def run_signal(args, signal: float) -> dict:
         "warm test": metrics(evaluate_recommender(popular, data.test, data, base_train, model_base.max_length)),
     }]}}
     spec = UserFeatureSpec.fit(data.user_features)
-    for arm in ARMS:
+    segments = SegmentPopularity(data, spec)
+    results["segment popularity (one-line alternative)"] = {"runs": [{
+        "cold users": metrics(evaluate_recommender(segments, cold_cases, data, base_train, model_base.max_length)),
+        "warm test": metrics(evaluate_recommender(segments, data.test, data, base_train, model_base.max_length)),
+    }]}
+    for arm in [a for a in ARMS if a in args.model_arms.split(",")]:
         config = model_base.model_copy(update={"use_user_features": arm == ARMS[0]})
         runs = []
         for seed in range(args.seeds):
@@ -154,12 +197,13 @@ def print_table(report: dict) -> None:
             print(f"{block['segment_signal']:>6.2f}  {name:<34} {cells[0]:>18} {cells[1]:>16} {cells[2]:>16}")
         ratios = block["ratios"]
         print(f"{'':>6}  cold-user NDCG@10: with/without tower {ratios['tower']:.2f}x, "
-              f"with tower/popularity {ratios['popularity']:.2f}x")
+              f"with tower/popularity {ratios['popularity']:.2f}x, "
+              f"segment popularity/popularity {ratios['segment_vs_popularity']:.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--signals", default="0,0.6", help="comma-separated synth segment_signal values")
+    parser.add_argument("--signals", default="0,1", help="comma-separated synth segment_signal values")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--users", type=int, default=3000)
@@ -171,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=50, help="model.max_length (history events read)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 epochs, a smaller market")
+    parser.add_argument("--model-arms", default=",".join(ARMS), help="which neural arms to train (empty: baselines only)")
     parser.add_argument("--out", default=str(RESULTS / "profiles.json"))
     args = parser.parse_args(argv)
     if args.quick:
@@ -183,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         block = run_signal(args, signal)
         s = block["results"]
         cold = {name: s[name]["summary"]["cold users ndcg@10"]["mean"] for name in s}
+        cold.update({arm: float("nan") for arm in ARMS if arm not in cold})
         block["ratios"] = {"tower": cold[ARMS[0]] / max(cold[ARMS[1]], 1e-12),
-                           "popularity": cold[ARMS[0]] / max(cold["popularity (today's cold answer)"], 1e-12)}
+                           "popularity": cold[ARMS[0]] / max(cold["popularity (today's cold answer)"], 1e-12),
+                           "segment_vs_popularity": cold["segment popularity (one-line alternative)"]
+                           / max(cold["popularity (today's cold answer)"], 1e-12)}
         blocks.append(block)
     report = {
         "protocol": "cold users held out whole: empty history, target = first event, full ranking; warm users "
