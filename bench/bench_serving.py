@@ -19,9 +19,16 @@ users); it runs as `recaug serve gateway` in its own process and is called over 
 keep-alive connection (http.client), one request at a time: 1,000 warm-up users, then
 the measured users (others), with the item cache on (default) and off.
 
-    .venv/bin/python bench/bench_serving.py [--duration 60] [--window 12] [--requests 400]
+Batch-1 tuning (issue #16.5) runs first: the same model also deployed with queue delay 100
+and 0 us, then every batch-1 latency row (HTTP/gRPC, top-K outputs only as the gateway
+asks, and the former row with all outputs) and every model's 1/8/32-client throughput once
+per round, the order rotated each round; medians over rounds, the load average per round.
 
-Prints a Markdown table and writes bench/results/serving.json.
+    .venv/bin/python bench/bench_serving.py [--duration 60] [--window 12] [--requests 400]
+    .venv/bin/python bench/bench_serving.py --only-tuning --requests 400 --tuning-rounds 5
+
+Prints Markdown tables and writes bench/results/serving.json (serving_tuning.json with
+--only-tuning).
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from gateway_process import gateway_process  # noqa: E402
 
 N_ITEMS, N_USERS, LENGTH, TOP_K = 10_000, 2_000, 50, 20
-TARGETS = {"triton_http_p99_ms_batch1": 1.5, "batching_speedup_32_clients": 2.0, "gateway_p99_ms": 10.0}
+TARGETS = {"triton_http_p99_ms_batch1": 1.2, "batching_speedup_32_clients": 3.0, "gateway_p99_ms": 10.0}
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:
@@ -116,13 +123,98 @@ def export_model(settings, items: list[str]) -> str:
     return artifact
 
 
-def deploy_as(settings, artifact: str, name: str, batching: bool):
+def deploy_as(settings, artifact: str, name: str, batching: bool, queue_delay_us: int | None = None):
     from recaug.deploy.deploy import deploy
 
     variant = settings.model_copy(deep=True)
     variant.deploy.model_name = name
     variant.deploy.served.dynamic_batching = batching
+    if queue_delay_us is not None:
+        variant.deploy.served.max_queue_delay_us = queue_delay_us
     return deploy(variant, artifact)
+
+
+# Batch-1 tuning (issue #16.5): (row, model, protocol, outputs asked for). "before" is what this
+# bench measured until now (HTTP, all three outputs incl. the 64-float user vector).
+TUNING_MODELS = {"bench_unbatched": "no batching", "bench_batched": "dynamic batching, queue delay 500 us (old default)",
+                 "bench_delay100": "dynamic batching, queue delay 100 us",
+                 "bench_adaptive": "dynamic batching, queue delay 0 (batches only what queued meanwhile)"}
+TOP_K_ONLY = ("top_ids", "top_scores")
+TUNING_LATENCY = (("before: unbatched, HTTP, all outputs", "bench_unbatched", "http", (*TOP_K_ONLY, "user_vector")),
+                  *((f"{label}, {protocol}, top-K only", name, protocol.lower(), TOP_K_ONLY)
+                    for protocol in ("HTTP", "gRPC")
+                    for label, name in (("unbatched", "bench_unbatched"), ("delay 500", "bench_batched"),
+                                        ("delay 100", "bench_delay100"), ("delay 0", "bench_adaptive"))))
+
+
+def outputs_latency(state, name: str, protocol: str, outputs: tuple[str, ...], inputs: dict, repeats: int) -> dict:
+    """Sequential batch-1 calls asking Triton for `outputs` only (the gateway asks for top-K)."""
+    import tritonclient.grpc as grpc
+    import tritonclient.http as http
+
+    module, client = (http, http.InferenceServerClient(state.http_url)) if protocol == "http" else \
+        (grpc, grpc.InferenceServerClient(state.grpc_url))
+    tensors = grpc_inputs(module, inputs)
+    wanted = [module.InferRequestedOutput(output) for output in outputs]
+    samples = []
+    for position in range(20 + repeats):
+        start = time.perf_counter()
+        client.infer(name, tensors, outputs=wanted)
+        if position >= 20:
+            samples.append(time.perf_counter() - start)
+    client.close()
+    return percentiles(samples)
+
+
+def tuning_rounds(state, rounds: int, repeats: int, window: float) -> dict:
+    """Every latency row and every model's 1/8/32-client throughput once per round, the order
+    rotated each round (the machine is shared: load drifts), then medians over rounds."""
+    inputs = requests_batch(1, seed=1)
+    per_round: list[dict] = []
+    for index in range(rounds):
+        row: dict = {"load_average": os.getloadavg()}
+        order = TUNING_LATENCY[index % len(TUNING_LATENCY):] + TUNING_LATENCY[:index % len(TUNING_LATENCY)]
+        for label, name, protocol, outputs in order:
+            row[label] = outputs_latency(state, name, protocol, outputs, inputs, repeats)
+        names = list(TUNING_MODELS)
+        names = names[index % len(names):] + names[:index % len(names)]
+        for clients in (1, 8, 32):
+            for name in names:
+                row[f"{name}_c{clients}"] = closed_loop(state.grpc_url, name, clients, window)
+        logging.info("tuning round %d/%d done (load %.1f)", index + 1, rounds, row["load_average"][0])
+        per_round.append(row)
+    latency = {label: {stat: float(np.median([r[label][stat] for r in per_round])) for stat in ("p50_ms", "p99_ms")}
+               | {"rounds_p99_ms": [round(r[label]["p99_ms"], 3) for r in per_round]} for label, *_ in TUNING_LATENCY}
+    throughput = {f"{name}_c{clients}": {"throughput_rps": float(np.median([r[f"{name}_c{clients}"]["throughput_rps"]
+                                                                             for r in per_round])),
+                                         "p99_ms": float(np.median([r[f"{name}_c{clients}"]["p99_ms"] for r in per_round])),
+                                         "rounds_rps": [round(r[f"{name}_c{clients}"]["throughput_rps"]) for r in per_round]}
+                  for name in TUNING_MODELS for clients in (1, 8, 32)}
+    return {"rounds": rounds, "requests_per_round": repeats, "window_s": window, "models": TUNING_MODELS,
+            "load_average_per_round": [r["load_average"] for r in per_round], "latency_b1": latency,
+            "throughput": throughput,
+            "scaling_32_vs_1": {name: throughput[f"{name}_c32"]["throughput_rps"] / throughput[f"{name}_c1"]["throughput_rps"]
+                                for name in TUNING_MODELS}}
+
+
+def print_tuning(tuning: dict) -> None:
+    before = tuning["latency_b1"][TUNING_LATENCY[0][0]]
+    print(f"\nBatch-1 tuning: medians over {tuning['rounds']} interleaved rounds of {tuning['requests_per_round']} "
+          "sequential requests (load average per round: "
+          + ", ".join(f"{load[0]:.1f}" for load in tuning["load_average_per_round"]) + ")")
+    print("\n| batch 1 | p50 ms | p99 ms | p99 vs before | p99 per round |")
+    print("|---|---:|---:|---:|---|")
+    for label, row in tuning["latency_b1"].items():
+        print(f"| {label} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['p99_ms'] / before['p99_ms']:.2f}x | "
+              f"{' '.join(f'{v:.2f}' for v in row['rounds_p99_ms'])} |")
+    print("\n| model | 1 client req/s | 8 clients | 32 clients | 32 vs 1 | 32 clients vs no batching | p99 ms at 32 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    plain = tuning["throughput"]["bench_unbatched_c32"]["throughput_rps"]
+    for name, description in tuning["models"].items():
+        rows = [tuning["throughput"][f"{name}_c{c}"] for c in (1, 8, 32)]
+        print(f"| {description} | {rows[0]['throughput_rps']:.0f} | {rows[1]['throughput_rps']:.0f} | "
+              f"{rows[2]['throughput_rps']:.0f} | {tuning['scaling_32_vs_1'][name]:.2f}x | "
+              f"{rows[2]['throughput_rps'] / plain:.2f}x | {rows[2]['p99_ms']:.2f} |")
 
 
 def http_latency(url: str, name: str, inputs: dict, repeats: int) -> dict:
@@ -358,6 +450,9 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=12.0, help="seconds per throughput measurement (split over --rounds)")
     parser.add_argument("--requests", type=int, default=400, help="sequential requests per latency measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternations between models per throughput window")
+    parser.add_argument("--tuning-rounds", type=int, default=5, help="interleaved rounds of the batch-1 tuning part")
+    parser.add_argument("--tuning-window", type=float, default=2.0, help="seconds per model and client count per round")
+    parser.add_argument("--only-tuning", action="store_true", help="run the batch-1 tuning part only (quicker)")
     args = parser.parse_args()
 
     from recaug.deploy.server import LocalTritonServer
@@ -380,6 +475,13 @@ def main() -> int:
         try:
             deploy_as(settings, artifact, "bench_batched", batching=True)
             deploy_as(settings, artifact, "bench_unbatched", batching=False)
+            deploy_as(settings, artifact, "bench_delay100", batching=True, queue_delay_us=100)
+            deploy_as(settings, artifact, "bench_adaptive", batching=True, queue_delay_us=0)
+            load["tuning"] = os.getloadavg()
+            results["tuning"] = tuning_rounds(state, args.tuning_rounds, args.requests, args.tuning_window)
+            print_tuning(results["tuning"])
+            if args.only_tuning:
+                return write_results(results, "serving_tuning.json")
             load["latency"] = os.getloadavg()
             latency = {}
             for batch in (1, 32):
@@ -407,7 +509,6 @@ def main() -> int:
         finally:
             server.stop()
 
-    load["end"] = os.getloadavg()
     speedup = throughput["bench_batched_c32"]["throughput_rps"] / throughput["bench_unbatched_c32"]["throughput_rps"]
     results["checks"] = {
         "triton_http_p99_ms_batch1": {"value": latency["triton_http_b1"]["p99_ms"],
@@ -451,12 +552,18 @@ def main() -> int:
     for key, check in results["checks"].items():
         print(f"| {key} | {check['value']:.3f} | {check['target']} | {check['pass']} |")
 
-    out = ROOT / "bench" / "results" / "serving.json"
+    print_tuning(results["tuning"])
+    return write_results(results, "serving.json")
+
+
+def write_results(results: dict, filename: str) -> int:
+    results["load_average"]["end"] = os.getloadavg()
+    out = ROOT / "bench" / "results" / filename
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    loads = ", ".join(f"{stage} {value[0]:.1f}" for stage, value in load.items())
+    loads = ", ".join(f"{stage} {value[0]:.1f}" for stage, value in results["load_average"].items())
     print(f"\n1-minute load average at the start of each part: {loads} on {results['cpu_count']} CPUs "
-          "(other processes on the machine inflate every number above)")
+          "(other processes on the machine inflate every number above; absolute p99 needs a quiet machine)")
     print(f"\nwrote {out.relative_to(ROOT)}")
     return 0
 
