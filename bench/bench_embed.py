@@ -8,7 +8,8 @@ with the same thread count for every contender:
   at batch 256: what a user gets without recaug. The fastest of these is the row every
   ratio is taken against ("best plain");
 - recaug default: the `auto` backend after its calibration check (torch bf16 on CPUs that
-  compute it natively, else the fused ONNX graph), token-budget batches, duplicates once;
+  compute it natively, else the fused ONNX graph), token-budget batches run side by side on
+  one worker per thread, duplicates once;
 - recaug onnx fp32 and onnx int8 (8-bit block-quantised weights, int8 compute per block);
 - recaug cache hit: a rerun that finds every text in the content-hash cache.
 The machine is shared (2 cores, other engineers' tests): contenders run in interleaved

@@ -107,6 +107,20 @@ def test_token_budget_changes_batches_not_vectors(variant, request, monkeypatch)
     np.testing.assert_allclose(encoder.encode(TEXTS, batch_size=64), wide, atol=1e-5)
 
 
+def test_torch_workers_side_by_side_match_one_worker(bf16_encoder, monkeypatch):
+    import torch
+
+    assert bf16_encoder.workers == 2  # threads=2 on CPU: two workers, one torch thread each
+    threads_before = torch.get_num_threads()
+    side_by_side = bf16_encoder.encode(TEXTS, batch_size=2)
+    assert torch.get_num_threads() == threads_before  # restored after the workers
+    monkeypatch.setattr(bf16_encoder, "workers", 1)
+    one_worker = bf16_encoder.encode(TEXTS, batch_size=2)
+    # bf16 kernels round differently with one or two threads: equal up to bf16 noise, same row order
+    assert row_cosines(one_worker, side_by_side).min() >= 0.9999
+    np.testing.assert_allclose(one_worker, side_by_side, atol=5e-3)
+
+
 def test_bf16_torch_encoder_matches_fp32(bf16_encoder, torch_encoder):
     # bf16 keeps fp32's exponent range; on CPUs without native bf16 it is emulated (slow, same numbers)
     assert bf16_encoder.precision == "bf16" and "torch-bf16" in bf16_encoder.version
