@@ -45,6 +45,8 @@ RESULTS = ROOT / "bench" / "results"
 # the repository lives at <root>/main (or a worktree beside it) and the shared data at <root>/shared
 DATASETS = ROOT.parent / "shared" / "datasets"
 FORMAT_ALIASES = {"movielens-latest": "ml-latest"}
+# wall time depends on the machine's load (a shared 2-core host); CPU seconds of training do much less
+TIMING = ["wall_seconds", "train_cpu_seconds", "s/epoch", "epochs", "best_epoch"]
 COLUMNS = ["hr@10", "ndcg@10", "hr@20", "ndcg@20", "mrr@10", "coverage@10", "diversity@10", "novelty@10"]
 
 # name -> (model type, ModelConfig overrides, TrainConfig overrides, uses augmented data). Every neural model
@@ -233,7 +235,8 @@ def search(name: str, model_type: str, config, seed_config, data, grid: dict[str
         run = train_one(model_type, config.model_copy(update=point["model"]),
                         seed_config.model_copy(update=point["train"]), data)
         candidates.append({**point, SEARCH_METRIC: run[SEARCH_METRIC], "best_epoch": run["best_epoch"],
-                           "stop_reason": run["stop_reason"], "train_seconds": run["train_seconds"], "run": run})
+                           "stop_reason": run["stop_reason"], "train_seconds": run["train_seconds"],
+                           "train_cpu_seconds": run["train_cpu_seconds"], "run": run})
         log.info("%s search %s: %s %.4f", name, point, SEARCH_METRIC, run[SEARCH_METRIC])
     winner = choose_winner(candidates)
     record = {"grid": grid, "metric": SEARCH_METRIC, "seed": seed_config.seed,
@@ -260,11 +263,11 @@ def build_report(results: dict, context: dict, complete: bool):
             continue
         summary = result["summary"]
         row = {}
-        for key in [*COLUMNS, "cold hr@10", "cold ndcg@10", "wall_seconds", "s/epoch", "epochs", "best_epoch"]:
+        for key in [*COLUMNS, "cold hr@10", "cold ndcg@10", *TIMING]:
             if key in summary:
                 mean, std = summary[key]["mean"], summary[key]["std"]
                 row[key] = f"{mean:.4f}" + (f" ± {std:.4f}" if len(result["runs"]) > 1 else "") if key not in (
-                    "wall_seconds", "s/epoch", "epochs", "best_epoch") else f"{mean:.0f}"
+                    TIMING) else f"{mean:.0f}"
         reasons = [run["stop_reason"] for run in result["runs"] if "stop_reason" in run]
         if reasons:
             improving = sum(bool(run.get("still_improving")) for run in result["runs"])
@@ -274,8 +277,7 @@ def build_report(results: dict, context: dict, complete: bool):
             row["note"] = "tuned: " + ", ".join(f"{k}={v}" for section in ("train", "model")
                                                 for k, v in result["search"]["winner"][section].items())
         table_rows[name] = row
-    columns = [*COLUMNS, "cold hr@10", "cold ndcg@10", "wall_seconds", "s/epoch", "epochs", "best_epoch", "stopped",
-               "note"]
+    columns = [*COLUMNS, "cold hr@10", "cold ndcg@10", *TIMING, "stopped", "note"]
     table = markdown_table(table_rows, columns)
 
     def mean(name: str, key: str) -> float | None:

@@ -103,7 +103,7 @@ def test_report_quotes_ours_against_the_tuned_sasrec_row_and_shows_why_training_
 
     bench = _bench()
     ours = {"ndcg@10": .066, "hr@10": .12, "cold hr@10": .07, "stop_reason": "cap", "still_improving": True,
-            "epochs": 20, "best_epoch": 20}
+            "epochs": 20, "best_epoch": 20, "train_cpu_seconds": 431.0}
     sasrec = {"ndcg@10": .055, "hr@10": .10, "cold hr@10": 0.0, "stop_reason": "converged", "still_improving": False,
               "epochs": 14, "best_epoch": 6}
     search = {"grid": {"train.learning_rate": [2e-3, 5e-3]}, "winner": {"model": {}, "train": {"learning_rate": 5e-3}}}
@@ -114,4 +114,5 @@ def test_report_quotes_ours_against_the_tuned_sasrec_row_and_shows_why_training_
     report, table, ratios, targets = bench.build_report(results, context, complete=True)
     assert ratios["ours / plain SASRec (tuned), NDCG@10"] == pytest.approx(.066 / .055)
     assert targets["ours >= 1.10 x plain SASRec (tuned) NDCG@10"] is True
+    assert "| 431 |" in table  # training CPU seconds beside wall time
     assert "cap (STILL IMPROVING: 1 of 1 runs)" in table and "tuned: learning_rate=0.005" in table and "converged" in table
