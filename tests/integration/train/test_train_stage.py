@@ -55,6 +55,12 @@ def test_train_evaluate_gate_through_the_cli(lake, capsys):
     metrics = io.read_json(io.join(directory, "metrics.json"))
     assert metrics["test"]["overall"]["cases"] > 50 and "cold_items" in metrics["test"]
     assert metrics["history"][-1]["pruned"] > 0  # augmented targets were denoised after the warm-up
+    # why training stopped, and whether the budget (not convergence) ended it, as the CLI result says too
+    assert metrics["stop_reason"] in ("converged", "cap", "time") and metrics["best_epoch"] >= 1
+    assert metrics["still_improving"] == (metrics["stop_reason"] != "converged"
+                                          and metrics["best_epoch"] == metrics["epochs_run"])
+    assert bool(metrics["warnings"]) == metrics["still_improving"]
+    assert (result["stop_reason"], result["still_improving"]) == (metrics["stop_reason"], metrics["still_improving"])
     assert set(io.read_json(io.join(directory, "data_versions.json"))) == {
         "interactions", "items", "item_embeddings", "augmented"}
     model, vocab, params = load_artifact(directory)
