@@ -31,8 +31,9 @@ class EncoderSourceConfig(BaseModel):
         "long ones small; embed.batch_size still caps the rows",
     )
     threads: int | None = Field(
-        None, ge=1, description="CPU threads: batches encoded side by side, one framework thread each (torch and onnx); "
-        "None: every core"
+        None, ge=1,
+        description="CPU threads: batches encoded side by side, one framework thread each (torch and onnx); "
+        "None: every core",
     )
     min_cosine: float = Field(
         0.99, gt=0.0, le=1.0,

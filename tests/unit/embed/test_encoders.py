@@ -92,7 +92,8 @@ def test_repeated_texts_are_encoded_once_and_restored_in_order(variant, request,
     texts = [TEXTS[2], TEXTS[0], TEXTS[2], TEXTS[5], TEXTS[0], TEXTS[2]]
     seen: list[list[str]] = []
     encode_distinct = encoder._encode_distinct
-    monkeypatch.setattr(encoder, "_encode_distinct", lambda batch, size: seen.append(batch) or encode_distinct(batch, size))
+    monkeypatch.setattr(encoder, "_encode_distinct",
+                        lambda batch, size: seen.append(batch) or encode_distinct(batch, size))
     vectors = encoder.encode(texts, batch_size=4)
     assert seen == [[TEXTS[2], TEXTS[0], TEXTS[5]]]
     distinct = encode_distinct([TEXTS[2], TEXTS[0], TEXTS[5]], 4)
