@@ -115,4 +115,7 @@ def test_report_quotes_ours_against_the_tuned_sasrec_row_and_shows_why_training_
     assert ratios["ours / plain SASRec (tuned), NDCG@10"] == pytest.approx(.066 / .055)
     assert targets["ours >= 1.10 x plain SASRec (tuned) NDCG@10"] is True
     assert "| 431 |" in table  # training CPU seconds beside wall time
+    del results["SASRec (ID-only, no time)"]["search"]  # a --no-search run: the ratio says untuned
+    _, _, ratios, targets = bench.build_report(results, context, complete=True)
+    assert "ours / plain SASRec (untuned), NDCG@10" in ratios and "ours >= 1.10 x plain SASRec (untuned) NDCG@10" in targets
     assert "cap (STILL IMPROVING: 1 of 1 runs)" in table and "tuned: learning_rate=0.005" in table and "converged" in table
