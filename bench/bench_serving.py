@@ -136,9 +136,11 @@ def deploy_as(settings, artifact: str, name: str, batching: bool, queue_delay_us
 
 # Batch-1 tuning (issue #16.5): (row, model, protocol, outputs asked for). "before" is what this
 # bench measured until now (HTTP, all three outputs incl. the 64-float user vector).
+ROUTED = "bench_adaptive|bench_batched"
 TUNING_MODELS = {"bench_unbatched": "no batching", "bench_batched": "dynamic batching, queue delay 500 us (old default)",
                  "bench_delay100": "dynamic batching, queue delay 100 us",
-                 "bench_adaptive": "dynamic batching, queue delay 0 (batches only what queued meanwhile)"}
+                 "bench_adaptive": "dynamic batching, queue delay 0 (batches only what queued meanwhile)",
+                 ROUTED: "routed by load: delay 0 when no call is in flight, else delay 500"}
 TOP_K_ONLY = ("top_ids", "top_scores")
 TUNING_LATENCY = (("before: unbatched, HTTP, all outputs", "bench_unbatched", "http", (*TOP_K_ONLY, "user_vector")),
                   *((f"{label}, {protocol}, top-K only", name, protocol.lower(), TOP_K_ONLY)
@@ -188,7 +190,9 @@ def tuning_rounds(state, rounds: int, repeats: int, window: float) -> dict:
     throughput = {f"{name}_c{clients}": {"throughput_rps": float(np.median([r[f"{name}_c{clients}"]["throughput_rps"]
                                                                              for r in per_round])),
                                          "p99_ms": float(np.median([r[f"{name}_c{clients}"]["p99_ms"] for r in per_round])),
-                                         "rounds_rps": [round(r[f"{name}_c{clients}"]["throughput_rps"]) for r in per_round]}
+                                         "rounds_rps": [round(r[f"{name}_c{clients}"]["throughput_rps"]) for r in per_round],
+                                         "share_to_lone_model": float(np.median([r[f"{name}_c{clients}"]["share_to_lone_model"]
+                                                                                 for r in per_round]))}
                   for name in TUNING_MODELS for clients in (1, 8, 32)}
     return {"rounds": rounds, "requests_per_round": repeats, "window_s": window, "models": TUNING_MODELS,
             "load_average_per_round": [r["load_average"] for r in per_round], "latency_b1": latency,
@@ -207,14 +211,17 @@ def print_tuning(tuning: dict) -> None:
     for label, row in tuning["latency_b1"].items():
         print(f"| {label} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['p99_ms'] / before['p99_ms']:.2f}x | "
               f"{' '.join(f'{v:.2f}' for v in row['rounds_p99_ms'])} |")
-    print("\n| model | 1 client req/s | 8 clients | 32 clients | 32 vs 1 | 32 clients vs no batching | p99 ms at 32 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("\n| model | 1 client req/s | 8 clients | 32 clients | 32 vs 1 | 32 clients vs no batching | p99 ms at 32 "
+          "| sent to the lone-request model at 1/8/32 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     plain = tuning["throughput"]["bench_unbatched_c32"]["throughput_rps"]
     for name, description in tuning["models"].items():
         rows = [tuning["throughput"][f"{name}_c{c}"] for c in (1, 8, 32)]
+        shares = " / ".join(f"{row['share_to_lone_model']:.0%}" for row in rows) if name == ROUTED else ""
         print(f"| {description} | {rows[0]['throughput_rps']:.0f} | {rows[1]['throughput_rps']:.0f} | "
               f"{rows[2]['throughput_rps']:.0f} | {tuning['scaling_32_vs_1'][name]:.2f}x | "
-              f"{rows[2]['throughput_rps'] / plain:.2f}x | {rows[2]['p99_ms']:.2f} |")
+              f"{rows[2]['throughput_rps'] / plain:.2f}x | {rows[2]['p99_ms']:.2f} | "
+              f"{shares} |")
 
 
 def http_latency(url: str, name: str, inputs: dict, repeats: int) -> dict:
@@ -277,22 +284,28 @@ def infer_requests(name: str, count: int) -> list:
 
 
 async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
-    """`clients` concurrent callers, each sending its next request when the last one returns."""
+    """`clients` concurrent callers, each sending its next request when the last one returns.
+    `name` "lone|busy" routes by load: to `lone` when no other call is in flight, else `busy`."""
     import grpc
     from tritonclient.grpc import service_pb2_grpc
 
     channel = grpc.aio.insecure_channel(url)
     infer = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer
-    requests = infer_requests(name, 64)
+    lone, _, busy = name.partition("|")
+    routed = {"lone": infer_requests(lone, 64), "busy": infer_requests(busy or lone, 64)}
+    in_flight, sent_lone = 0, 0
     done, errors, latencies = 0, 0, []
     first_error = ""
     stop_at = time.perf_counter() + seconds
 
     async def caller(index: int):
-        nonlocal done, errors, first_error
+        nonlocal done, errors, first_error, in_flight, sent_lone
         turn = index
         while time.perf_counter() < stop_at:
             start = time.perf_counter()
+            requests = routed["lone" if in_flight == 0 else "busy"]
+            sent_lone += in_flight == 0
+            in_flight += 1
             try:
                 response = await infer(requests[turn % len(requests)], timeout=10.0)
                 if len(response.raw_output_contents) != 2:
@@ -302,6 +315,7 @@ async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dic
             except Exception as exc:  # counted, not fatal: the soak test reports them
                 errors += 1
                 first_error = first_error or str(exc)[:200]
+            in_flight -= 1
             turn += clients
 
     began = time.perf_counter()
@@ -309,7 +323,8 @@ async def _closed_loop(url: str, name: str, clients: int, seconds: float) -> dic
     elapsed = time.perf_counter() - began
     await channel.close()
     return {"clients": clients, "seconds": elapsed, "requests": done, "errors": errors,
-            "throughput_rps": done / elapsed, **percentiles(latencies or [0.0]), "first_error": first_error}
+            "throughput_rps": done / elapsed, "share_to_lone_model": sent_lone / max(done + errors, 1),
+            **percentiles(latencies or [0.0]), "first_error": first_error}
 
 
 def closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
