@@ -34,7 +34,7 @@ from recaug import io
 
 SECTIONS = (
     "landing", "raw", "quarantine", "curated", "augment", "embeddings", "features",
-    "feast", "events", "models", "deploy", "experiments", "reports", "manifests", "cache", "state", "redacted",
+    "feast", "events", "models", "deploy", "experiments", "reports", "manifests", "cache", "state", "secrets", "redacted",
 )
 
 

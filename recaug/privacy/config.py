@@ -11,7 +11,7 @@ PERSONAL_FIELDS = ["user_id", "age", "gender", "occupation", "region", "zip_code
 class PrivacyConfig(BaseModel):
     pseudonym_key_env: str | None = Field(
         "RECAUG_PSEUDONYM_KEY", description="environment variable holding the key of user pseudonyms; when unset, a "
-        "random key is generated once and kept in <lake>/state/privacy/pseudonym.key (mode 0600, never versioned)"
+        "random key is generated once and kept in <lake>/secrets/pseudonym.key (mode 0600, never versioned)"
     )
     personal_fields: list[str] = Field(
         PERSONAL_FIELDS, description="columns whose values are personal: masked in quarantine reports and logs"

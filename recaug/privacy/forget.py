@@ -43,8 +43,8 @@ USER_TABLES = (
 )
 IMMUTABLE_SECTIONS = ("raw", "landing", "quarantine")
 #: sections searched for residues after the removal: all but the records of what arrived, the DVC-pushed
-#: redacted copies and the bookkeeping (pseudonym key, checkout backups)
-SEARCHED_SECTIONS = tuple(s for s in SECTIONS if s not in (*IMMUTABLE_SECTIONS, "redacted", "state"))
+#: redacted copies, the bookkeeping (checkout backups) and the pseudonym key
+SEARCHED_SECTIONS = tuple(s for s in SECTIONS if s not in (*IMMUTABLE_SECTIONS, "redacted", "state", "secrets"))
 
 
 class ForgetResult(BaseModel):

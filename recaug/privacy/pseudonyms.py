@@ -3,7 +3,8 @@
 HMAC-SHA256 of the id under a secret key, so nobody holding only a pseudonym (a cache
 file, a copied report) can confirm a guessed id by hashing it. The key comes from the
 environment variable named by `privacy.pseudonym_key_env`, or is generated once and
-kept in `state/privacy/pseudonym.key` (never versioned, never pushed).
+kept in `secrets/pseudonym.key` (never versioned, never pushed; outside state/, which
+`dvc repro` tracks as an output of ingest).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ PREFIX = "p-"
 
 
 def key_url(settings) -> str:
-    return settings.lake.url("state", "privacy", "pseudonym.key")
+    return settings.lake.url("secrets", "pseudonym.key")
 
 
 def pseudonym_key(settings) -> bytes:
@@ -33,7 +34,7 @@ def pseudonym_key(settings) -> bytes:
     key = secrets.token_hex(32)
     io.write_text(url, key + "\n")
     if settings.lake.is_local:
-        os.chmod(settings.lake.local("state", "privacy", "pseudonym.key"), 0o600)
+        os.chmod(settings.lake.local("secrets", "pseudonym.key"), 0o600)
     return key.encode("utf-8")
 
 

@@ -74,10 +74,12 @@ def test_deploy_versions_roll_back_broken_models_and_keep_serving(triton, servin
     assert [(r.version, r.outcome, r.stage) for r in records] == [
         (1, "deployed", ""), (2, "deployed", ""), (3, "rejected", "candidate"), (4, "rejected", "candidate"),
     ]
-    files = sorted(os.listdir(settings.lake.local("deploy", "records")))
-    assert files[0].endswith("-v1.json") and files[-1].endswith("-v4.json")
-    stored = json.loads((settings.lake.local("deploy", "records") / files[0]).read_text())
-    assert stored["model_sha256"] == first.model_sha256 and stored["smoke"]["passed"] is True
+    # the records folder is shared by every served model name (other tests deploy beside this one)
+    folder = settings.lake.local("deploy", "records")
+    stored = {name_: json.loads((folder / name_).read_text()) for name_ in sorted(os.listdir(folder))}
+    ours = [(file, record) for file, record in stored.items() if record["model_name"] == name]
+    assert ours[0][0].endswith("-v1.json") and ours[-1][0].endswith("-v4.json")
+    assert ours[0][1]["model_sha256"] == first.model_sha256 and ours[0][1]["smoke"]["passed"] is True
 
     # no staging model is left loaded, and the repository holds only real versions
     status = triton.status()

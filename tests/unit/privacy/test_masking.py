@@ -26,7 +26,7 @@ def test_pseudonyms_are_keyed_and_stable(settings, monkeypatch):
     first = Pseudonymiser.for_lake(settings)("u1")
     assert first == Pseudonymiser.for_lake(settings)("u1") != Pseudonymiser.for_lake(settings)("u2")
     assert first.startswith("p-") and "u1" not in first[2:]
-    assert (settings.lake.local("state", "privacy", "pseudonym.key").stat().st_mode & 0o777) == 0o600
-    assert key_url(settings).endswith("state/privacy/pseudonym.key")
+    assert (settings.lake.local("secrets", "pseudonym.key").stat().st_mode & 0o777) == 0o600
+    assert key_url(settings).endswith("secrets/pseudonym.key")
     monkeypatch.setenv("RECAUG_PSEUDONYM_KEY", "operator-key")
     assert Pseudonymiser.for_lake(settings)("u1") != first  # another key, another pseudonym
