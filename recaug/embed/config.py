@@ -116,4 +116,4 @@ class EmbedConfig(BaseModel):
         2048, ge=1, description="texts encoded between cache writes and progress lines (work kept if a run dies)"
     )
     use_enrichment: bool = Field(True, description="add the LLM description and keywords to item texts when present")
-    embed_users: bool = Field(True, description="embed user profiles (augment/user_profiles.parquet) when present")
+    embed_users: bool = Field(True, description="embed the LLM-written user profiles (augment/user_profiles.parquet) when present; template ones are skipped")

@@ -190,7 +190,11 @@ def _load_texts(settings) -> tuple[dict[str, pd.DataFrame], dict[str, str | None
         enrichment = _read_table(enrichment_url, ["item_id", "description", "keywords"])
     profiles_url = lake.url(*PROFILES)
     if cfg.embed_users and io.exists(profiles_url):
-        users = user_texts(_read_table(profiles_url, ["user_id", "profile"]))
+        profiles = _read_table(profiles_url, ["user_id", "profile"])
+        users = user_texts(profiles)
+        if len(users) < len(profiles):
+            log.info("embed: %d of %d user profiles are template summaries of the history (no LLM profile); "
+                     "embedding the %d LLM-written ones", len(profiles) - len(users), len(profiles), len(users))
     else:
         users = pd.DataFrame({"user_id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str)})
         profiles_url = None

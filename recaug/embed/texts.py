@@ -2,7 +2,9 @@
 
 Items: title, description, tags and categories from the catalogue, plus the LLM
 enrichment (description, keywords) when the augment stage produced it. Users: the
-LLM-written profile. Missing fields are left out, so an item's text changes (and is
+LLM-written profile only: a template profile (budget spent, or the template backend)
+lists the user's recent item titles, which the model already reads from the history,
+and embedding one per user made this stage grow with the user count. Missing fields are left out, so an item's text changes (and is
 re-embedded) exactly when one of its fields does.
 """
 
@@ -51,8 +53,13 @@ def item_texts(items: pd.DataFrame, enrichment: pd.DataFrame | None) -> pd.DataF
     return pd.DataFrame({"item_id": frame["item_id"].astype(str).to_numpy(), "text": texts})
 
 
+TEMPLATE_BACKEND = "template"
+
+
 def user_texts(profiles: pd.DataFrame) -> pd.DataFrame:
-    """[user_id, text] from the LLM user profiles."""
+    """[user_id, text] from the LLM user profiles (rows whose `backend` is the template are left out)."""
+    if "backend" in profiles:
+        profiles = profiles[profiles["backend"].astype("string").fillna("") != TEMPLATE_BACKEND]
     return pd.DataFrame({
         "user_id": profiles["user_id"].astype(str).to_numpy(),
         "text": [_clean(p) for p in profiles["profile"]],

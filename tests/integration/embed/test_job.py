@@ -176,3 +176,17 @@ def test_cli_runs_and_merges(settings, encoder_cache_dir, capsys):
     capsys.readouterr()
     assert main(["embed", "merge", "--num-shards", "2", *overrides]) == 1  # shard 1 missing: a user error
     assert "have not run" in capsys.readouterr().err
+
+
+def test_template_profiles_are_not_embedded(settings, encoder_cache_dir):
+    """Only LLM-written profiles get a user embedding: a template one restates the history."""
+    _lake(settings, encoder_cache_dir, enrichment=False)
+    io.write_parquet(pd.DataFrame({
+        "user_id": ["u0", "u1", "u2"],
+        "profile": ["Watches Drama films at night", "Recently: Film number 1, Film number 2", "Loves sci-fi"],
+        "backend": ["llama_cpp", "template", "openai"],
+    }), settings.lake.url("augment", "user_profiles.parquet"))
+    run_embedding(settings)
+    stats = merge_shards(settings, 1)
+    assert stats.users == 2
+    assert _read(settings, "users")["user_id"].tolist() == ["u0", "u2"]

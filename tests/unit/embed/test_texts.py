@@ -23,3 +23,9 @@ def test_item_texts_add_enrichment_by_id():
 def test_user_texts_normalise_whitespace():
     out = user_texts(pd.DataFrame({"user_id": [7], "profile": ["likes  jazz\n and rock"]}))
     assert out.to_dict("records") == [{"user_id": "7", "text": "likes jazz and rock"}]
+
+
+def test_user_texts_leave_out_template_profiles():
+    profiles = pd.DataFrame({"user_id": ["a", "b", "c"], "profile": ["likes jazz", "Recently: x, y", "rock"],
+                             "backend": pd.Series(["hf", "template", None], dtype="string")})
+    assert user_texts(profiles)["user_id"].tolist() == ["a", "c"]
