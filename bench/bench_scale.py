@@ -10,6 +10,12 @@ so "model" grows with users x items by design; the target (every other stage at 
 linear, peak memory under 8 GiB) is checked for the rest.
 
     .venv/bin/python bench/bench_scale.py [--sizes 100000,1000000,10000000] [--keep DIR]
+        [--model-up-to 1000000]
+
+`--model-up-to N` runs the model stage only at sizes <= N (its full-catalogue evaluation
+of every user is the one part meant to grow faster than linear); its exponent then spans
+the sizes it ran at. `--merge FILE` adds the sizes of an earlier report (sizes measured
+in separate runs end up in one table).
 
 Prints a Markdown table and writes bench/results/scale.json.
 """
@@ -63,7 +69,7 @@ def run_stage(args: list[str], lake: Path, log_path: Path) -> tuple[float, float
     return seconds, usage.ru_maxrss / 2**20  # KiB -> GiB
 
 
-def run_size(interactions: int, work: Path) -> dict[str, dict[str, float]]:
+def run_size(interactions: int, work: Path, model_up_to: int | None = None) -> dict[str, dict[str, float]]:
     lake = work / f"lake-{interactions}"
     shutil.rmtree(lake, ignore_errors=True)
     users = max(100, int(interactions * USERS_PER_INTERACTION))
@@ -71,6 +77,9 @@ def run_size(interactions: int, work: Path) -> dict[str, dict[str, float]]:
     log_path = work / f"stages-{interactions}.log"
     measured = {}
     for name, args in STAGES:
+        if name in LINEAR_EXEMPT and model_up_to is not None and interactions > model_up_to:
+            print(f"  {interactions:>10,} {name:<36} not run (--model-up-to {model_up_to:,})", flush=True)
+            continue
         if name == "synth":
             args = [*args, "--interactions", str(interactions), "--users", str(users), "--items", str(items),
                     "--days", str(DAYS)]
@@ -80,8 +89,10 @@ def run_size(interactions: int, work: Path) -> dict[str, dict[str, float]]:
     return measured
 
 
-def exponent(sizes: list[int], seconds: list[float]) -> float | None:
-    """Slope of log(seconds) over log(size) between the smallest and largest size."""
+def exponent(sizes: list[int], seconds: list[float | None]) -> float | None:
+    """Slope of log(seconds) over log(size) between the smallest and largest size the stage ran at."""
+    ran = [(n, s) for n, s in zip(sizes, seconds) if s is not None]
+    sizes, seconds = [n for n, _ in ran], [s for _, s in ran]
     if len(sizes) < 2 or min(seconds) <= 0:
         return None
     return math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0])
@@ -93,7 +104,7 @@ def table(report: dict) -> str:
              "|---|" + "---|" * (len(sizes) + 1)]
     for stage in report["stages"]:
         cells = [f"{report['runs'][str(s)][stage]['seconds']:.1f} / {report['runs'][str(s)][stage]['peak_gib']:.2f}"
-                 for s in sizes]
+                 if stage in report["runs"][str(s)] else "not run" for s in sizes]
         slope = report["exponents"][stage]
         lines.append(f"| {stage} | " + " | ".join(cells) + f" | {'' if slope is None else f'{slope:.2f}'} |")
     return "\n".join(lines)
@@ -104,6 +115,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="interactions per run, comma-separated")
     parser.add_argument("--keep", default=None, help="work folder to keep (default: a temporary one, removed)")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"))
+    parser.add_argument("--model-up-to", type=int, default=None, help="run the model stage only at sizes <= this")
+    parser.add_argument("--merge", default=None, help="an earlier report (JSON) whose sizes join this table")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="recaug-scale-"))
@@ -112,12 +125,17 @@ def main() -> None:
     try:
         for size in sizes:
             print(f"== {size:,} interactions", flush=True)
-            runs[str(size)] = run_size(size, work)
+            runs[str(size)] = run_size(size, work, args.model_up_to)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    if args.merge:
+        earlier = json.loads(Path(args.merge).read_text())["runs"]
+        runs = {**{n: r for n, r in earlier.items() if n not in runs}, **runs}
+        sizes = sorted(int(n) for n in runs)
     stages = [name for name, _ in STAGES]
-    exponents = {s: exponent(sizes, [runs[str(n)][s]["seconds"] for n in sizes]) for s in stages}
+    exponents = {s: exponent(sizes, [runs[str(n)][s]["seconds"] if s in runs[str(n)] else None for n in sizes])
+                 for s in stages}
     peak = max(stage["peak_gib"] for run in runs.values() for stage in run.values())
     report = {"sizes": sizes, "stages": stages, "runs": runs, "exponents": exponents, "peak_gib": peak,
               "linear_target_met": all(e is None or e <= 1.1 for s, e in exponents.items() if s not in LINEAR_EXEMPT),
