@@ -24,14 +24,15 @@ training_users = FeatureService(
     description="point-in-time user attributes and profile embedding for (user_id, event_timestamp) rows",
 )
 
-# The recommender's input is history + timestamps, nothing else. One view only: the
-# SQLite and Redis stores read every feature of a view per entity, so each extra view
-# costs a query plus all of its features; and no embedding, whose 384 floats would
-# dominate the server's JSON.
+# The recommender's input is history + timestamps; the declared attributes pick the
+# segment whose popular items a user without history gets. Nothing else: the SQLite and
+# Redis stores read every feature of a view per entity, so each extra view costs a query
+# plus all of its features (the attributes are four small ones); and no embedding, whose
+# 384 floats would dominate the server's JSON.
 user_serving = FeatureService(
     name="user_serving",
-    features=[user_history],
-    description="online model input for the recommendation gateway",
+    features=[user_history, user_attributes],
+    description="online model input and declared attributes for the recommendation gateway",
 )
 
 # For models with a user tower (params.json "user_features"): history plus what the tower reads.
@@ -43,7 +44,7 @@ user_serving_personal = FeatureService(
 
 user_serving_full = FeatureService(
     name="user_serving_full",
-    features=[user_history, user_behaviour, user_profile],
+    features=[user_history, user_attributes, user_behaviour, user_profile],
     description="everything known about a user online, profile embedding included",
 )
 

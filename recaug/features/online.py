@@ -2,7 +2,8 @@
 
 A store is opened once per process and reused: opening one reads the registry, which
 costs far more than a lookup. Unknown ids are not errors: they get an empty context
-(`known=False`, no history), which the gateway answers with popular items.
+(`known=False`, no history, no attributes), which the gateway answers with popular items
+(popular in the user's segment when the user declared attributes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class UserContext(BaseModel):
     known: bool = Field(description="False when the online store has no history for this user")
     history_item_ids: list[str] = Field(default_factory=list, description="observed items, oldest first")
     history_timestamps: list[int] = Field(default_factory=list, description="Unix seconds, aligned with the items")
+    attributes: dict[str, Any] = Field(default_factory=dict, description=(
+        "declared attributes (age in years, gender, occupation, region), only those the user gave; "
+        "empty for unknown users"))
     behaviour: dict[str, Any] = Field(default_factory=dict, description="behaviour statistics (with_profile=True only)")
     profile_embedding: list[float] | None = Field(None, description="user profile embedding (with_profile=True only)")
 
@@ -118,6 +122,7 @@ def get_user_context(
             known=columns["history_item_ids"][row] is not None,
             history_item_ids=columns["history_item_ids"][row] or [],
             history_timestamps=columns["history_timestamps"][row] or [],
+            attributes=_attributes(columns, row),
         )
         if with_profile:
             behaviour = {name: columns[name][row] for name in _BEHAVIOUR}
@@ -125,6 +130,19 @@ def get_user_context(
             context.profile_embedding = columns["profile_embedding"][row]
         contexts.append(context)
     return contexts
+
+
+def _attributes(columns: dict[str, list], row: int) -> dict[str, Any]:
+    """The declared attributes of one row: missing ones (None, NaN age, blank text) left out."""
+    from recaug.features.user_tables import ATTRIBUTE_COLUMNS
+
+    found = {}
+    for name in ATTRIBUTE_COLUMNS:
+        value = columns[name][row]
+        if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+            continue
+        found[name] = value
+    return found
 
 
 _BEHAVIOUR = (

@@ -51,7 +51,7 @@ def test_apply_materialize_lookup_and_rerun(settings, market):
         assert len(everything.behaviour["hour_shares"]) == 24
         assert everything.profile_embedding == pytest.approx(vectors[user].tolist())
     empty = {"user_id": "nobody", "known": False, "history_item_ids": [], "history_timestamps": [],
-             "behaviour": {}, "profile_embedding": None}
+             "attributes": {}, "behaviour": {}, "profile_embedding": None}
     assert contexts[-1].model_dump() == empty and full[-1].model_dump() == empty
 
     items = get_items(["i000", "i029", "missing"], settings)
@@ -90,6 +90,26 @@ def test_incremental_materialization_loads_only_new_rows(settings, market):
     assert after["u003"] == before["u003"]
 
     assert all(v.skipped for v in materialize(settings).views)
+
+
+def test_lookup_carries_declared_attributes(settings, market):
+    """The gateway's one read brings the attributes a user declared, and only those."""
+    users = pd.DataFrame({
+        "user_id": ["u001", "u002", "newcomer"], "age": pd.array([31, None, 19], dtype="Int64"),
+        "gender": ["f", None, "m"], "occupation": ["nurse", "  ", None], "region": ["north", "south", "east"],
+    })
+    io.write_parquet(users, settings.lake.users)
+    build_features(settings)
+    apply_definitions(settings)
+    materialize(settings)
+    found = {c.user_id: c for c in get_user_context(["u001", "u002", "newcomer", "u003", "nobody"], settings)}
+    assert found["u001"].attributes == {"age": 31.0, "gender": "f", "occupation": "nurse", "region": "north"}
+    assert found["u002"].attributes == {"region": "south"}
+    assert found["newcomer"].attributes == {"age": 19.0, "gender": "m", "region": "east"}
+    assert not found["newcomer"].known  # declared attributes, no history: a cold user the gateway can place
+    assert found["u003"].attributes == {} and found["u003"].known
+    assert found["nobody"].attributes == {} and not found["nobody"].known
+    assert get_user_context(["u001"], settings, with_profile=True)[0].attributes == found["u001"].attributes
 
 
 def test_late_rows_before_the_watermark_are_rematerialized(settings, market):
