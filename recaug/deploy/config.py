@@ -107,6 +107,17 @@ class GatewayConfig(BaseModel):
     popular_window_days: int = Field(
         30, ge=1, description="cold-start answer: most interacted items over this many days before the newest event"
     )
+    segment_min_users: int = Field(
+        20, ge=1, description="cold users who declared attributes get popular items of their segments (region, "
+        "occupation, gender, age band); a segment with fewer users active in the popularity window is not used, "
+        "and a user left with no segment gets global popularity"
+    )
+    segment_age_bands: int = Field(
+        4, ge=1, description="age segments: this many bands, cut at quantiles of the declared ages (1 = no age segments)"
+    )
+    segment_items_kept: int = Field(
+        500, ge=1, description="most interacted items kept per segment (global popularity follows them)"
+    )
     records_check_interval_s: float = Field(
         0.5, ge=0, description="how often a request may trigger a (background) look at the deploy records folder "
         "for a new live version; 0 = on every request",

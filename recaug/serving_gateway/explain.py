@@ -7,7 +7,9 @@ decay**steps_back like the model's text profile (recaug.export.evidence). For a 
 (too few training events for its ID vector to carry it) the same is done with the text
 channel's vectors, which is what scores such items. The LLM keywords the item shares with
 that history item, and its popularity when it is among the most popular items, are added.
-Popular answers (no usable history, or a dependency down) say so with the popularity count.
+Popular answers (no usable history, or a dependency down) say so with the popularity count;
+a cold user who declared attributes is told which of their segments the item is popular
+with (recaug.serving_gateway.segments), its rank and count there.
 
 Everything here is a few small matrix products and dictionary reads per request; the only
 I/O is the item lookup for the cited history items' titles and keywords, which goes
@@ -26,11 +28,13 @@ from recaug.serving_gateway.outcomes import Unavailable
 if TYPE_CHECKING:
     from recaug.export.evidence import ItemEvidence
     from recaug.features.online import ItemInfo
+    from recaug.serving_gateway.segments import Segment, SegmentPick, SegmentRanking
 
 HISTORY = "history"  # a history item supports the score
 SIMILAR_NEW_ITEM = "similar_new_item"  # a cold item, scored by its text's closeness to a history item
 SHARED_KEYWORDS = "shared_keywords"  # LLM enrichment keywords the item shares with the cited history item
 POPULAR = "popular"  # among the most popular items of the popularity window
+POPULAR_WITH_SIMILAR_USERS = "popular_with_similar_users"  # cold start: popular in the user's declared segments
 MODEL_SCORE = "model_score"  # nothing above applies: ranked by the model from the recent history
 POPULAR_REASON_TOP = 20  # model items this high in the popularity ranking also get a popular reason
 KEYWORDS_SHOWN = 3
@@ -39,7 +43,8 @@ ItemLookup = Callable[[list[str]], Awaitable[list["ItemInfo"]]]
 
 
 class Reason(BaseModel):
-    kind: str = Field(description="history | similar_new_item | shared_keywords | popular | model_score")
+    kind: str = Field(description="history | similar_new_item | shared_keywords | popular | "
+                      "popular_with_similar_users | model_score")
     text: str = Field(description="one sentence a person can read")
     evidence: dict[str, Any] = Field(default_factory=dict, description="the numbers behind the sentence")
 
@@ -116,6 +121,20 @@ def popular_reason(rank: int, interactions: float, window_days: int, why: str | 
     return Reason(kind=POPULAR, text=text, evidence=evidence)
 
 
+def segment_reason(pick: "SegmentPick", segments: Sequence["Segment"], window_days: int) -> Reason:
+    """`segments`: all of the user's segments the ranking used; the text names the one the item
+    ranks best in, and the others the ranking also drew on."""
+    named = [pick.segment] + [s for s in segments if s != pick.segment]
+    text = (f"Popular with users like you ({', '.join(s.words for s in named)}): #{pick.rank} among "
+            f"{pick.segment.words} with {pick.interactions} interactions in the last {window_days} days")
+    return Reason(kind=POPULAR_WITH_SIMILAR_USERS, text=text, evidence={
+        "segment": {pick.segment.attribute: pick.segment.value}, "rank": pick.rank,
+        "interactions": pick.interactions, "segment_users": pick.segment.users,
+        "segment_interactions": pick.segment.interactions, "window_days": window_days,
+        "segments_used": [{s.attribute: s.value, "users": s.users} for s in segments],
+    })
+
+
 class Explainer:
     """Fills `reasons` of an answer's items; one per gateway (holds the popularity ranking)."""
 
@@ -128,6 +147,16 @@ class Explainer:
         for item in items:
             rank, count = self.popularity.get(item.item_id, (None, 0.0))
             item.reasons = [popular_reason(rank, count, self.window_days, fallback)] if rank is not None else []
+
+    def segment_answer(self, items: Sequence[Any], ranking: "SegmentRanking") -> None:
+        """Items of a segment answer; an item none of the user's segments has seen (global
+        popularity filling the list) gets the global popular reason."""
+        for item in items:
+            pick = ranking.picks.get(item.item_id)
+            if pick is not None:
+                item.reasons = [segment_reason(pick, ranking.segments, self.window_days)]
+            else:
+                self.popular_answer([item])
 
     async def model_answer(self, items: Sequence[Any], model, history_item_ids: Sequence[str],
                            lookup: ItemLookup) -> None:

@@ -13,14 +13,15 @@ from recaug.errors import RecaugError
 # Where an answer's items came from.
 MODEL = "model"  # the live model version, decoded with that version's vocabulary
 POPULAR = "popular"  # the user has no usable history (cold start): most popular unseen items
+SEGMENT_POPULAR = "segment_popular"  # cold start of a user who declared attributes: popular in their segments
 FALLBACK_FEATURE_STORE = "fallback:feature_store_unavailable"  # no user context: popular items, nothing excluded
 FALLBACK_TRITON = "fallback:triton_unavailable"  # Triton unreachable or too slow: popular unseen items
 FALLBACK_MODEL = "fallback:model_unavailable"  # no checked live version can answer: popular unseen items
 Source = Literal[
-    "model", "popular", "fallback:feature_store_unavailable", "fallback:triton_unavailable",
+    "model", "popular", "segment_popular", "fallback:feature_store_unavailable", "fallback:triton_unavailable",
     "fallback:model_unavailable",
 ]
-SOURCES: tuple[str, ...] = (MODEL, POPULAR, FALLBACK_FEATURE_STORE, FALLBACK_TRITON, FALLBACK_MODEL)
+SOURCES: tuple[str, ...] = (MODEL, POPULAR, SEGMENT_POPULAR, FALLBACK_FEATURE_STORE, FALLBACK_TRITON, FALLBACK_MODEL)
 
 # Error codes (503 bodies, /readyz, metrics).
 FEATURE_STORE_UNAVAILABLE = "feature_store_unavailable"

@@ -35,6 +35,7 @@ from recaug.serving_gateway.live_model import LiveModel, Pinned, ServedModel
 from recaug.serving_gateway.metrics import GatewayMetrics
 from recaug.serving_gateway.outcomes import Unavailable
 from recaug.serving_gateway.ranking import mmr, popular_items
+from recaug.serving_gateway.segments import segment_popularity
 
 if TYPE_CHECKING:
     from recaug.features.online import UserContext
@@ -79,6 +80,7 @@ class RecommendationService:
         self.live = LiveModel(settings, artifact_dir or self.config.artifact_dir,
                               self.config.records_check_interval_s, self.config.vocabularies_kept)
         self.popular = popular_items(settings, self.config.popular_window_days)
+        self.segments = segment_popularity(settings, self.config.popular_window_days, self.popular)
         self.popular_titles = _titles(settings, [item for item, _ in self.popular[: self.config.popular_titles_kept]])
         self.explainer = Explainer(self.popular, self.config.popular_window_days)
         self.items = ItemCache(self.config.item_cache_ttl_s, self.config.item_cache_size)
@@ -89,9 +91,11 @@ class RecommendationService:
         self._triton = None  # (endpoint, asyncio client), created on the event loop at first use
         self._lookups = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="features")
         served = self.live.served
-        log.info("gateway: %s, %d popular items for cold start and fallbacks",
+        log.info("gateway: %s, %d popular items for cold start and fallbacks, %s",
                  f"{self.model_name} version {served.version}" if served else f"no deployed {self.model_name} yet",
-                 len(self.popular))
+                 len(self.popular), "no user segments (no curated users table)" if self.segments is None else
+                 f"{sum(s.users >= self.config.segment_min_users for s in self.segments.segments.values())} user "
+                 f"segments with at least {self.config.segment_min_users} active users for cold users' answers")
 
     @property
     def top_k(self) -> int:
@@ -284,10 +288,18 @@ class RecommendationService:
         if diversity is None:
             diversity = self.config.default_diversity if self.config.default_diversity is not None else (
                 model.diversity if model is not None else 0.0)
-        if ids is None:  # no history this version knows: cold start
-            candidates = [(item, score) for item, score in self.popular if item not in seen]
-            answer = await self._answer(user_id, outcomes.POPULAR, None, candidates, k, diversity, timings)
-            return self._explained_popular(answer, explain)
+        if ids is None:  # no history this version knows: cold start, by segment when the user declared attributes
+            ranking = self.segments.ranking(context.attributes) \
+                if self.segments is not None and context.attributes else None
+            candidates = [(item, score) for item, score in (ranking.items if ranking else self.popular)
+                          if item not in seen]
+            source = outcomes.SEGMENT_POPULAR if ranking else outcomes.POPULAR
+            answer = await self._answer(user_id, source, None, candidates, k, diversity, timings)
+            if ranking is None:
+                return self._explained_popular(answer, explain)
+            if explain:
+                self.explainer.segment_answer(answer.items, ranking)
+            return answer
         candidates = []
         for index, score in zip(ids.tolist(), scores.tolist()):
             item = model.decode(index)

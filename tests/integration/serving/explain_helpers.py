@@ -40,7 +40,7 @@ def explain_settings(root, triton_home, model: dict, epochs: int, top_k: int):
 
 
 def market_tables(synth) -> dict[str, pd.DataFrame]:
-    """A synthetic marketplace (recaug.data.synth) plus NEW_ITEMS catalogue items without any
+    """A synthetic marketplace (recaug.data.synth) with its users table, plus NEW_ITEMS catalogue items without any
     interaction, text vectors shaped by the items' first category (one axis per category, plus
     noise), and LLM enrichment whose keywords are the items' tags."""
     from recaug.data.synth import generate_days
@@ -60,6 +60,7 @@ def market_tables(synth) -> dict[str, pd.DataFrame]:
     return {
         "interactions": interactions,
         "items": items,
+        "users": pd.concat([d.users for d in days], ignore_index=True),
         "embeddings": pd.DataFrame({"item_id": items["item_id"], "embedding": list(vectors), "encoder": "topic-vectors",
                                     "encoder_version": "1", "content_hash": "h"}),
         "enrichment": pd.DataFrame({
