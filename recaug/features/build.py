@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from recaug import io
 from recaug.features import item_tables, user_tables
+from recaug.features.enrichment import AttributeStats, attribute_columns
 from recaug.features.inputs import input_urls, load_inputs
 from recaug.features.tables import TABLES, TIMESTAMP, row_fingerprints, to_arrow
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the fusion logic changes, so that unchanged inputs still rebuild the tables.
-FUSION_VERSION = "3"  # 2: item_content carries the LLM description; 3: user_attributes
+FUSION_VERSION = "4"  # 2: item_content carries the LLM description; 3: user_attributes; 4: LLM item attributes
 MANIFEST = "_manifest.json"
 
 
@@ -56,6 +57,8 @@ class FeatureBuildResult(BaseModel):
     n_items: int
     items_without_embedding: int
     tables: dict[str, TableSummary]
+    llm_attributes: AttributeStats | None = Field(
+        None, description="the LLM's item attributes kept as item_content columns, and what did not parse")
 
 
 def features_url(settings: "Settings", *parts: str) -> str:
@@ -101,6 +104,7 @@ def build_features(settings: "Settings") -> FeatureBuildResult:
         skipped=False, inputs_hash=inputs_hash, include_augmented=cfg.include_augmented,
         n_events=len(events), n_users=int(events["user_id"].nunique()),
         n_items=summaries["item_content"].rows, items_without_embedding=items_without_embedding, tables=summaries,
+        llm_attributes=attribute_columns(inputs.item_enrichment)[1],
     )
     io.write_json(features_url(settings, MANIFEST), result.model_dump(mode="json"))
     return result

@@ -1,9 +1,11 @@
-"""Item feature tables: content (attributes, LLM keywords, embedding) and popularity snapshots."""
+"""Item feature tables: content (attributes, LLM keywords and attributes, embedding) and popularity snapshots."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from recaug.features.enrichment import COLUMNS as ATTRIBUTE_COLUMNS
+from recaug.features.enrichment import attribute_columns
 from recaug.features.snapshots import buckets, unix_seconds, visible_at
 from recaug.features.tables import TIMESTAMP
 
@@ -40,6 +42,10 @@ def item_content(
 
     for column, values in _enrichment_columns(enrichment).items():
         out[column] = out["item_id"].map(values).fillna("") if values else ""
+    attributes, _ = attribute_columns(enrichment)
+    attributes = attributes.set_index("item_id")
+    for column in ATTRIBUTE_COLUMNS:
+        out[column] = out["item_id"].map(attributes[column]).fillna("")
 
     dim = embeddings.dim if embeddings is not None and embeddings.dim else default_dim
     vectors = np.zeros((len(out), dim), dtype=np.float32)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from recaug.features.enrichment import COLUMNS as ATTRIBUTE_COLUMNS
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -20,6 +22,8 @@ TABLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         ("title", "string"), ("categories", "string"), ("brand", "string"), ("price", "float64"),
         ("keywords", "string"), ("llm_description", "string"), ("first_seen_unix", "int64"), ("embedding", "list<float32>"),
         ("has_embedding", "bool"), ("encoder", "string"),
+        # the LLM's attributes (recaug.features.enrichment), "" when none parsed
+        *((column, "string") for column in ATTRIBUTE_COLUMNS),
     )),
     "item_popularity": ("item_id", (
         ("item_n_events", "int64"), ("item_n_users", "int64"), ("item_n_events_recent", "int64"),

@@ -41,6 +41,10 @@ class ModelConfig(BaseModel):
     )
     text_profile_decay: float = Field(0.5, description="text channel: weight of an event k steps back is decay**k")
     use_attributes: bool = Field(True, description="fuse category, brand and price-bucket embeddings into items")
+    use_llm_attributes: bool = Field(
+        True, description="with use_attributes: also embed the LLM's item attributes (the llm_* columns of "
+        "features/item_content.parquet, from augment's item enrichment) when that table exists"
+    )
     use_time: bool = Field(
         True, description="embed log-bucketed gaps between events, hour/day rhythm and recency (now - last event)"
     )

@@ -32,6 +32,13 @@ class ItemFeatures:
     train_count: torch.Tensor  # int64 [N+1]; observed training interactions per item
     num_categories: int = 1
     num_brands: int = 1
+    # int64 [N+1, K]: the LLM's attributes as "key=value" ids (0 = none; K = 0 without enrichment)
+    llm_attributes: torch.Tensor | None = None
+    num_llm_attributes: int = 1
+
+    def __post_init__(self):
+        if self.llm_attributes is None:
+            self.llm_attributes = torch.zeros(self.brand.shape[0], 0, dtype=torch.long)
 
     @classmethod
     def empty(cls, num_items: int, text_dim: int = 0, max_categories: int = 1) -> "ItemFeatures":
@@ -52,6 +59,8 @@ class ItemFeatures:
             "max_categories": int(self.categories.shape[1]),
             "num_categories": int(self.num_categories),
             "num_brands": int(self.num_brands),
+            "max_llm_attributes": int(self.llm_attributes.shape[1]),
+            "num_llm_attributes": int(self.num_llm_attributes),
         }
 
     @classmethod
@@ -59,6 +68,9 @@ class ItemFeatures:
         features = cls.empty(num_items, spec["text_dim"], spec["max_categories"])
         features.num_categories = spec["num_categories"]
         features.num_brands = spec["num_brands"]
+        # models saved before LLM attributes existed have none
+        features.llm_attributes = torch.zeros(num_items + 1, spec.get("max_llm_attributes", 0), dtype=torch.long)
+        features.num_llm_attributes = spec.get("num_llm_attributes", 1)
         return features
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -100,6 +112,10 @@ class ItemEncoder(nn.Module):
             self.price_embedding = nn.Embedding(price_buckets + 1, hidden, padding_idx=0)
             for emb in (self.category_embedding, self.brand_embedding, self.price_embedding):
                 nn.init.normal_(emb.weight, std=0.02)
+        self.use_llm_attributes = use_attributes and features.llm_attributes.shape[1] > 0
+        if self.use_llm_attributes:
+            self.llm_attribute_embedding = nn.Embedding(features.num_llm_attributes + 1, hidden, padding_idx=0)
+            nn.init.normal_(self.llm_attribute_embedding.weight, std=0.02)
         # gate = sigmoid(scale * log1p(count) + shift): starts near 0.27 for cold items, ~1 for popular ones
         self.gate_scale = nn.Parameter(torch.tensor(1.0))
         self.gate_shift = nn.Parameter(torch.tensor(-1.0))
@@ -117,7 +133,17 @@ class ItemEncoder(nn.Module):
             cat_sum = self.category_embedding(cats).sum(dim=1)
             cat_count = (cats > 0).sum(dim=1, keepdim=True).clamp(min=1).to(cat_sum.dtype)
             parts.append(cat_sum / cat_count + self.brand_embedding(self.brand) + self.price_embedding(self.price_bucket))
+        if self.use_llm_attributes:  # mean of the item's LLM attribute embeddings (zero when it has none)
+            ids = self.llm_attributes
+            count = (ids > 0).sum(dim=1, keepdim=True).clamp(min=1)
+            attribute_sum = self.llm_attribute_embedding(ids).sum(dim=1)
+            parts.append(attribute_sum / count.to(attribute_sum.dtype))
         return torch.stack(parts).sum(dim=0)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before LLM attributes existed carry no such buffer
+        state_dict.setdefault(prefix + "llm_attributes", torch.zeros_like(self.llm_attributes))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self) -> torch.Tensor:
         ids = self.id_embedding.weight

@@ -60,6 +60,14 @@ class TrainConfig(BaseModel):
     temporal_cut_quantile: float = Field(0.9, description="temporal split: the cut is this quantile of timestamps")
     use_augmented: bool = Field(True, description="train on augment/interactions.parquet when present")
     augmented_weight: float = Field(0.5, description="loss weight of an augmented target (times its confidence)")
+    hard_negatives: bool = Field(
+        False, description="add a BPR term pushing each user's LLM-proposed negative (augment's pick task: the "
+        "candidate the user would least like) below every fitted target of that user. Off by default until it is "
+        "shown to help (bench/bench_llm_signals.py, README Model)"
+    )
+    hard_negative_weight: float = Field(
+        0.5, ge=0.0, description="weight of the hard-negative BPR term, relative to a target's cross-entropy"
+    )
     prune_rate: float = Field(0.2, description="share of high-loss augmented targets dropped per step (denoising)")
     prune_warmup_epochs: int = Field(1, description="epochs before loss-based pruning starts (losses are noise at first)")
     eval_batch_size: int = Field(256, description="users scored per evaluation step")

@@ -83,6 +83,7 @@ class TrainingWindows:
     weights: np.ndarray  # float32 [W, L]
     augmented: np.ndarray  # bool [W, L]
     users: np.ndarray  # int64 [W], index into SequenceData.users
+    negatives: np.ndarray | None = None  # int64 [W]: the owner's LLM-proposed hard negative (0 = none)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -104,7 +105,12 @@ class SequenceData:
     price_bucket: np.ndarray  # int64 [N+1]
     num_categories: int
     num_brands: int
+    # int64 [N+1, K]: the LLM's item attributes as "key=value" ids (K = 0 without them)
+    llm_attributes: np.ndarray | None = None
+    num_llm_attributes: int = 1
     augmented: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # user -> the item the LLM said they would least like (augment's pick negative), for hard-negative training
+    hard_negatives: dict[int, int] = field(default_factory=dict)
     split: str = "leave_one_out"
     # raw user features, row u = users[u] (attributes, profile_embedding), as known when the model answers
     user_features: pd.DataFrame | None = None
@@ -127,6 +133,8 @@ class SequenceData:
             train_count=torch.from_numpy(self.train_counts),
             num_categories=self.num_categories,
             num_brands=self.num_brands,
+            llm_attributes=torch.from_numpy(self.llm_attributes) if self.llm_attributes is not None else None,
+            num_llm_attributes=self.num_llm_attributes,
         )
 
     def fitted_events(self) -> int:
@@ -136,6 +144,7 @@ class SequenceData:
         return {
             "users": len(self.users), "items": self.num_items, "fitted_events": self.fitted_events(),
             "augmented_events": int(sum(len(a[0]) for a in self.augmented.values())),
+            "hard_negative_users": len(self.hard_negatives),
             "valid_cases": len(self.valid), "test_cases": len(self.test), "split": self.split,
             "text_dim": int(self.text.shape[1]),
         }
@@ -180,6 +189,7 @@ class SequenceData:
             weights=left_pad([r[2][1:] for r in rows], max_length, dtype=np.float32),
             augmented=left_pad([r[3][1:] for r in rows], max_length, dtype=bool),
             users=np.asarray(owners, dtype=np.int64),
+            negatives=np.asarray([self.hard_negatives.get(u, 0) for u in owners], dtype=np.int64),
         )
 
     def add_new_users(self, interactions: pd.DataFrame) -> EvalCases:
@@ -213,11 +223,13 @@ def left_pad(rows: list[np.ndarray], length: int, dtype=np.int64) -> np.ndarray:
 
 
 def build_sequences(interactions: pd.DataFrame, items: pd.DataFrame | None = None,
-                    item_embeddings: pd.DataFrame | None = None, augmented: pd.DataFrame | None = None, *,
+                    item_embeddings: pd.DataFrame | None = None, augmented: pd.DataFrame | None = None,
+                    item_attributes: pd.DataFrame | None = None, *,
                     split: str = "leave_one_out", temporal_cut_quantile: float = 0.9,
                     max_categories: int = 8, price_buckets: int = 10) -> SequenceData:
     """Canonical tables (recaug.data.schemas) -> SequenceData. `interactions` rows marked
-    augmented are moved to the augmented set; `augmented` adds more such rows."""
+    augmented are moved to the augmented set; `augmented` adds more such rows. `item_attributes`:
+    item_id + the `llm_*` columns of features/item_content (recaug.features.enrichment)."""
     if interactions.empty:
         raise DatasetError("curated interactions are empty: nothing to train on")
     source = interactions["source"] if "source" in interactions else pd.Series("observed", index=interactions.index)
@@ -253,8 +265,11 @@ def build_sequences(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
         categories=categories, brand=brand, price_bucket=price, num_categories=num_categories,
         num_brands=num_brands, split=split,
     )
+    if item_attributes is not None and len(item_attributes):
+        data.llm_attributes, data.num_llm_attributes = _llm_attributes(item_attributes, index)
     if aug is not None and len(aug):
         data.augmented = _augmented(aug, data, index, valid_at, test_at)
+        data.hard_negatives = _hard_negatives(aug, data, index)
     log.info("sequences: %s", data.summary())
     return data
 
@@ -370,3 +385,36 @@ def _augmented(aug: pd.DataFrame, data: SequenceData, index: dict[str, int], val
         log.warning("augmented interactions: dropped %d with unknown user/item and %d naming an evaluated target",
                     dropped_unknown, dropped_leak)
     return result
+
+
+def _llm_attributes(frame: pd.DataFrame, index: dict[str, int]) -> tuple[np.ndarray, int]:
+    """[N+1, K] ids of "column=value" (0 = none), one slot per `llm_*` column; vocabulary size."""
+    columns = [c for c in frame.columns if c.startswith("llm_") and c != "llm_description"]
+    rows = frame["item_id"].astype(str).map(index)
+    known = rows.notna().to_numpy()
+    values = frame.loc[known, columns].fillna("").astype(str)
+    tokens = sorted({f"{c}={v}" for c in columns for v in values[c] if v})
+    vocab = {t: i + 1 for i, t in enumerate(tokens)}
+    matrix = np.zeros((len(index) + 1, len(columns) if tokens else 0), dtype=np.int64)
+    if tokens:
+        positions = rows[known].astype(np.int64).to_numpy()
+        for k, column in enumerate(columns):
+            matrix[positions, k] = [vocab.get(f"{column}={v}", 0) if v else 0 for v in values[column]]
+    log.info("LLM item attributes: %d distinct values on %d items", len(tokens), int((matrix > 0).any(axis=1).sum()))
+    return matrix, max(len(tokens), 1)
+
+
+def _hard_negatives(aug: pd.DataFrame, data: SequenceData, index: dict[str, int]) -> dict[int, int]:
+    """Per user, the pick task's negative of the user's most confident augmented row (known
+    users and items only). Unlike augmented positives, a negative that happens to be an
+    evaluated target is kept: dropping it would use the held-out label to help the model."""
+    if "negative_item_id" not in aug:
+        return {}
+    user_index = {u: i for i, u in enumerate(data.users)}
+    frame = pd.DataFrame({
+        "u": aug["user_id"].astype(str).map(user_index),
+        "n": aug["negative_item_id"].astype("string").map(index),
+        "c": aug["confidence"].fillna(1.0).to_numpy() if "confidence" in aug else 1.0,
+    }).dropna(subset=["u", "n"])
+    best = frame.sort_values("c", ascending=False, kind="stable").drop_duplicates("u")
+    return {int(u): int(n) for u, n in zip(best["u"], best["n"])}

@@ -3,7 +3,8 @@
 Cross-entropy over the full catalogue at every position of every window, one weight per
 target, computed in row chunks that never hold the whole logits matrix
 (`recaug.train.losses`); augmented targets are down-weighted by confidence and, after a
-warm-up, pruned by loss (`recaug.augment.denoise.prune_by_loss`). Windows are batched by
+warm-up, pruned by loss (`recaug.augment.denoise.prune_by_loss`). With `train.hard_negatives`, the
+item the LLM proposed as a user's negative gets a BPR term against each of that user's targets. Windows are batched by
 length (padding costs as much as events); the learning rate decays linearly over the epoch
 budget. The forward runs under bf16 autocast on CUDA and on CPUs that compute bf16
 natively (the losses stay fp32); evaluation is fp32. Validation NDCG@10 sets the budget
@@ -86,6 +87,11 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
                                     config.windows_per_user, config.first_event_targets)
     tensors = [torch.from_numpy(a) for a in (windows.inputs, windows.input_times, windows.targets, windows.target_times,
                                              windows.weights, windows.augmented)]
+    hard_negatives = config.hard_negatives and config.hard_negative_weight > 0 and bool(windows.negatives.any())
+    if config.hard_negatives and not hard_negatives:
+        log.warning("train.hard_negatives is on but no augmented row carries a usable negative_item_id: training "
+                    "without hard negatives")
+    window_negatives = torch.from_numpy(windows.negatives)
     if device.type == "cuda":
         tensors = [t.pin_memory() for t in tensors]
     users = user_inputs(model, data)
@@ -136,8 +142,12 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             batch = [t[torch.from_numpy(rows), -length:].to(device, non_blocking=True) for t in tensors]
             inputs, input_times, targets, target_times, weights, augmented = batch
             batch_users = window_users.take(torch.from_numpy(rows).to(device)) if window_users is not None else None
+            negatives = None
+            if hard_negatives:
+                negatives = window_negatives[torch.from_numpy(rows)].to(device).unsqueeze(1).expand_as(targets)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                losses = _position_losses(model, inputs, input_times, targets, target_times, batch_users)
+                losses = _position_losses(model, inputs, input_times, targets, target_times, batch_users,
+                                          negatives, config.hard_negative_weight)
             mask = targets > 0
             weights, augmented = weights[mask], augmented[mask]
             if prune is not None and epoch > config.prune_warmup_epochs:
@@ -230,10 +240,13 @@ def training_batches(lengths: np.ndarray, batch_size: int, seed: int, bucketed: 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _position_losses(model, inputs, input_times, targets, target_times, users=None):
+def _position_losses(model, inputs, input_times, targets, target_times, users=None, negatives=None,
+                     negative_weight: float = 0.0):
     """fp32 cross-entropy over all items for every real target position -> [M]. The padding row is
     sliced off the item matrix (not masked with -inf); the logits are made chunk by chunk and
-    never held whole (`recaug.train.losses`). `users`: the windows' UserInputs (or None)."""
+    never held whole (`recaug.train.losses`). `users`: the windows' UserInputs (or None).
+    `negatives` [B, L] (0 = none): an LLM-proposed hard negative per position, which adds
+    `negative_weight * softplus(score(negative) - score(target))` (BPR) where it is not the target."""
     import torch
 
     from recaug.train.losses import linear_cross_entropy
@@ -246,7 +259,13 @@ def _position_losses(model, inputs, input_times, targets, target_times, users=No
         window = torch.arange(len(inputs), device=inputs.device).unsqueeze(1).expand_as(inputs)[mask]
         history_length = (inputs > 0).cumsum(dim=1)[mask]  # events the position has seen
         query = model.personalise(query, users.take(window), history_length)
-    return linear_cross_entropy(query, items[1:], targets[mask] - 1)
+    losses = linear_cross_entropy(query, items[1:], targets[mask] - 1)
+    if negatives is None:
+        return losses
+    negative, target = negatives[mask], targets[mask]
+    active = ((negative > 0) & (negative != target)).to(losses.dtype)
+    margin = (query * (items[negative] - items[target])).sum(dim=-1).float()
+    return losses + negative_weight * active * torch.nn.functional.softplus(margin)
 
 
 def _pruner():

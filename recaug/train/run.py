@@ -28,6 +28,7 @@ CHECKPOINT_FILE = "checkpoint.pt"
 AUGMENTED_TABLE = ("augment", "interactions.parquet")
 ITEM_EMBEDDINGS_TABLE = ("embeddings", "items.parquet")
 USER_FEATURE_TABLES = ("user_attributes", "user_profile")
+ITEM_ATTRIBUTE_TABLE = "item_content.parquet"  # its llm_* columns: the LLM's item attributes (features build)
 
 
 class TrainResult(BaseModel):
@@ -57,8 +58,13 @@ def input_urls(settings) -> dict[str, str]:
         urls["items"] = lake.items
     if settings.model.use_text and io.exists(lake.url(*ITEM_EMBEDDINGS_TABLE)):
         urls["item_embeddings"] = lake.url(*ITEM_EMBEDDINGS_TABLE)
-    if settings.train.use_augmented and io.exists(lake.url(*AUGMENTED_TABLE)):
+    if (settings.train.use_augmented or settings.train.hard_negatives) and io.exists(lake.url(*AUGMENTED_TABLE)):
         urls["augmented"] = lake.url(*AUGMENTED_TABLE)
+    if settings.model.use_attributes and settings.model.use_llm_attributes:
+        from recaug.features.build import features_url
+
+        if io.exists(features_url(settings, ITEM_ATTRIBUTE_TABLE)):
+            urls["item_attributes"] = features_url(settings, ITEM_ATTRIBUTE_TABLE)
     if reads_user_features(settings):
         from recaug.features.build import features_url
 
@@ -94,9 +100,16 @@ def load_sequences(settings) -> SequenceData:
     urls = input_urls(settings)
     if "interactions" not in urls or not io.exists(urls["interactions"]):
         raise RecaugError(f"{settings.lake.interactions} does not exist: run `recaug ingest` first")
-    tables = {name: io.read_parquet(url) for name, url in urls.items() if name not in USER_FEATURE_TABLES}
+    tables = {name: io.read_parquet(url) for name, url in urls.items()
+              if name not in (*USER_FEATURE_TABLES, "item_attributes")}
+    if "item_attributes" in urls:
+        from recaug.features.enrichment import COLUMNS
+
+        content = io.read_parquet(urls["item_attributes"])  # tables built before fusion version 4 have no llm_*
+        tables["item_attributes"] = content[["item_id", *[c for c in COLUMNS if c in content]]]
     data = build_sequences(
         tables["interactions"], tables.get("items"), tables.get("item_embeddings"), tables.get("augmented"),
+        tables.get("item_attributes"),
         split=settings.train.split, temporal_cut_quantile=settings.train.temporal_cut_quantile,
         max_categories=settings.model.max_categories, price_buckets=settings.model.price_buckets,
     )
