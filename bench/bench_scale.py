@@ -14,8 +14,9 @@ linear, peak memory under 8 GiB) is checked for the rest.
 
 `--model-up-to N` runs the model stage only at sizes <= N (its full-catalogue evaluation
 of every user is the one part meant to grow faster than linear); its exponent then spans
-the sizes it ran at. `--merge FILE` adds the sizes of an earlier report (sizes measured
-in separate runs end up in one table).
+the sizes it ran at. `--merge FILES` adds the sizes of earlier reports (sizes measured
+in separate runs end up in one table). The report is written after every stage, so a
+stopped run keeps what it measured.
 
 Prints a Markdown table and writes bench/results/scale.json.
 """
@@ -69,13 +70,13 @@ def run_stage(args: list[str], lake: Path, log_path: Path) -> tuple[float, float
     return seconds, usage.ru_maxrss / 2**20  # KiB -> GiB
 
 
-def run_size(interactions: int, work: Path, model_up_to: int | None = None) -> dict[str, dict[str, float]]:
+def run_size(interactions: int, work: Path, measured: dict, save, model_up_to: int | None = None) -> None:
+    """Run every stage at one size into `measured`, calling `save` after each (a stopped run keeps its rows)."""
     lake = work / f"lake-{interactions}"
     shutil.rmtree(lake, ignore_errors=True)
     users = max(100, int(interactions * USERS_PER_INTERACTION))
     items = max(200, int(interactions * ITEMS_PER_INTERACTION))
     log_path = work / f"stages-{interactions}.log"
-    measured = {}
     for name, args in STAGES:
         if name in LINEAR_EXEMPT and model_up_to is not None and interactions > model_up_to:
             print(f"  {interactions:>10,} {name:<36} not run (--model-up-to {model_up_to:,})", flush=True)
@@ -85,8 +86,8 @@ def run_size(interactions: int, work: Path, model_up_to: int | None = None) -> d
                     "--days", str(DAYS)]
         seconds, peak = run_stage(args, lake, log_path)
         measured[name] = {"seconds": round(seconds, 2), "peak_gib": round(peak, 3)}
+        save()
         print(f"  {interactions:>10,} {name:<36} {seconds:8.1f} s  peak {peak:6.2f} GiB", flush=True)
-    return measured
 
 
 def exponent(sizes: list[int], seconds: list[float | None]) -> float | None:
@@ -110,40 +111,51 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def build_report(runs: dict[str, dict]) -> dict:
+    """The table's data, exponents and targets over every size in `runs` (stages not run are left out)."""
+    sizes = sorted(int(n) for n in runs)
+    stages = [name for name, _ in STAGES]
+    exponents = {s: exponent(sizes, [runs[str(n)][s]["seconds"] if s in runs[str(n)] else None for n in sizes])
+                 for s in stages}
+    peak = max((stage["peak_gib"] for run in runs.values() for stage in run.values()), default=0.0)
+    return {"sizes": sizes, "stages": stages, "runs": runs, "exponents": exponents, "peak_gib": peak,
+            "linear_target_met": all(e is None or e <= 1.1 for s, e in exponents.items() if s not in LINEAR_EXEMPT),
+            "memory_target_met": peak < MEMORY_LIMIT_GIB, "cpus": os.cpu_count(),
+            "days": DAYS, "users_per_interaction": USERS_PER_INTERACTION,
+            "items_per_interaction": ITEMS_PER_INTERACTION}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="interactions per run, comma-separated")
     parser.add_argument("--keep", default=None, help="work folder to keep (default: a temporary one, removed)")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"))
     parser.add_argument("--model-up-to", type=int, default=None, help="run the model stage only at sizes <= this")
-    parser.add_argument("--merge", default=None, help="an earlier report (JSON) whose sizes join this table")
+    parser.add_argument("--merge", default=None, help="earlier reports (JSON, comma-separated) whose sizes join this table; "
+                                                      "with --sizes '' only prints their merged table")
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="recaug-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    runs = {}
+    earlier = {n: r for f in (args.merge.split(",") if args.merge else []) for n, r in json.loads(Path(f).read_text())["runs"].items()}
+    runs = {n: r for n, r in earlier.items() if int(n) not in sizes}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        out.write_text(json.dumps(build_report({n: r for n, r in runs.items() if r}), indent=2))
+
     try:
         for size in sizes:
             print(f"== {size:,} interactions", flush=True)
-            runs[str(size)] = run_size(size, work, args.model_up_to)
+            runs[str(size)] = {}
+            run_size(size, work, runs[str(size)], save, args.model_up_to)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    if args.merge:
-        earlier = json.loads(Path(args.merge).read_text())["runs"]
-        runs = {**{n: r for n, r in earlier.items() if n not in runs}, **runs}
-        sizes = sorted(int(n) for n in runs)
-    stages = [name for name, _ in STAGES]
-    exponents = {s: exponent(sizes, [runs[str(n)][s]["seconds"] if s in runs[str(n)] else None for n in sizes])
-                 for s in stages}
-    peak = max(stage["peak_gib"] for run in runs.values() for stage in run.values())
-    report = {"sizes": sizes, "stages": stages, "runs": runs, "exponents": exponents, "peak_gib": peak,
-              "linear_target_met": all(e is None or e <= 1.1 for s, e in exponents.items() if s not in LINEAR_EXEMPT),
-              "memory_target_met": peak < MEMORY_LIMIT_GIB, "cpus": os.cpu_count(),
-              "days": DAYS, "users_per_interaction": USERS_PER_INTERACTION,
-              "items_per_interaction": ITEMS_PER_INTERACTION}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    report = build_report(runs)
+    out.write_text(json.dumps(report, indent=2))
+    peak = report["peak_gib"]
     print("\n" + table(report))
     print(f"\npeak memory {peak:.2f} GiB (limit {MEMORY_LIMIT_GIB:.0f}); every stage but the model at most linear "
           f"(exponent <= 1.1): {report['linear_target_met']}")
