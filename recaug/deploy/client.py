@@ -41,7 +41,8 @@ def wait_until_ready(client, name: str, version: int | None, timeout_s: float,
 
 
 def infer_http(client, name: str, inputs: dict, version: int | None = None):
-    """One inference: history/timestamps [B, L], now [B] -> dict of numpy outputs."""
+    """One inference: history/timestamps [B, L], now [B] and the user tower's inputs when
+    `inputs` has them (recaug.models.user_spec.INPUT_TYPES) -> dict of numpy outputs."""
     import numpy as np
     import tritonclient.http as http
 
@@ -49,12 +50,27 @@ def infer_http(client, name: str, inputs: dict, version: int | None = None):
         "history": np.ascontiguousarray(inputs["history"], dtype=np.int64),
         "timestamps": np.ascontiguousarray(inputs["timestamps"], dtype=np.int64),
         "now": np.ascontiguousarray(np.asarray(inputs["now"], dtype=np.int64).reshape(-1, 1)),
+        **user_arrays(inputs),
     }
     tensors = []
     for key, value in arrays.items():
-        tensor = http.InferInput(key, list(value.shape), "INT64")
+        tensor = http.InferInput(key, list(value.shape), triton_dtype(value))
         tensor.set_data_from_numpy(value)
         tensors.append(tensor)
     outputs = [http.InferRequestedOutput(n) for n in ("top_ids", "top_scores", "user_vector")]
     result = client.infer(name, tensors, model_version="" if version is None else str(version), outputs=outputs)
     return {n: result.as_numpy(n) for n in ("top_ids", "top_scores", "user_vector")}
+
+
+def user_arrays(inputs: dict) -> dict:
+    """The user tower inputs among `inputs` (lists or arrays), as contiguous arrays of their types."""
+    import numpy as np
+
+    from recaug.models.user_spec import INPUT_TYPES
+
+    return {name: np.ascontiguousarray(np.asarray(inputs[name], dtype=dtype))
+            for name, dtype in INPUT_TYPES.items() if name in inputs}
+
+
+def triton_dtype(array) -> str:
+    return {"int64": "INT64", "float32": "FP32"}[str(array.dtype)]

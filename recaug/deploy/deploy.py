@@ -138,11 +138,10 @@ def _deploy(settings: "Settings", artifact_dir: str, role: Role) -> DeployRecord
                                      stage="integrity", reason=f"{artifact_dir}/{ONNX_FILE} does not match the hash "
                                      "in export.json (modified after export?); re-run `recaug export`"))
     files = version_files(artifact_dir, target.model_format)
-    top_k, hidden = int(document["top_k"]), int(document["hidden_size"])
 
     candidate = name + CANDIDATE_SUFFIX
     try:
-        smoke = _publish_and_check(settings, target, candidate, version, files, top_k, hidden, document)
+        smoke = _publish_and_check(settings, target, candidate, version, files, document)
     except Exception as exc:  # any failure here leaves the live model untouched
         smoke, reason = None, _reason(exc, target)
     else:
@@ -161,7 +160,7 @@ def _deploy(settings: "Settings", artifact_dir: str, role: Role) -> DeployRecord
     write_record(settings, intent)
     smoke = None
     try:
-        smoke = _publish_and_check(settings, target, name, version, files, top_k, hidden, document)
+        smoke = _publish_and_check(settings, target, name, version, files, document)
         reason = "" if smoke.passed else f"smoke test failed: {smoke.detail}"
     except Exception as exc:  # whatever failed, the previous version must serve again
         reason = _reason(exc, target)
@@ -269,8 +268,14 @@ def kept_versions(settings: "Settings", records: list[DeployRecord] | None = Non
     return kept | ({challenger.version} if challenger else set())
 
 
-def _publish_and_check(settings, target: TritonTarget, name, version, files, top_k, hidden, document) -> SmokeResult:
-    config = model_config(name, target.model_format, settings.deploy.served, top_k, hidden)
+def served_config(settings: "Settings", name: str, model_format: str, document: dict):
+    """The Triton config of an exported model (its export.json) under `name`."""
+    return model_config(name, model_format, settings.deploy.served, int(document["top_k"]),
+                        int(document["hidden_size"]), document.get("user_inputs"))
+
+
+def _publish_and_check(settings, target: TritonTarget, name, version, files, document) -> SmokeResult:
+    config = served_config(settings, name, target.model_format, document)
     log.info("deploy: loading %s version %d on %s", name, version, target.http_url)
     target.publish(name, version, config, files)
     with triton_client(target.http_url) as client:
@@ -298,9 +303,7 @@ def previous_release(settings, target: TritonTarget, current: DeployRecord | Non
     """(version, config, files) of the live version, to push back after a failed promote."""
     if current is None or not io.exists(io.join(current.artifact_dir, ONNX_FILE)):
         return None
-    document = load_export(current.artifact_dir)
-    config = model_config(settings.deploy.model_name, target.model_format, settings.deploy.served,
-                          int(document["top_k"]), int(document["hidden_size"]))
+    config = served_config(settings, settings.deploy.model_name, target.model_format, load_export(current.artifact_dir))
     return current.version, config, version_files(current.artifact_dir, target.model_format)
 
 

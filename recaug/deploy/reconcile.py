@@ -145,7 +145,8 @@ def _reconcile_remote(settings: "Settings", target: "TritonTarget") -> Reconcile
 
 def _restore_live(settings: "Settings", repo, live: "DeployRecord") -> bool:
     """Write back a served version's folder and the model's config from its artifact when they differ."""
-    from recaug.deploy.repository import model_config, to_pbtxt, version_files
+    from recaug.deploy.deploy import served_config
+    from recaug.deploy.repository import to_pbtxt, version_files
     from recaug.export.onnx import ONNX_FILE, load_export
 
     name = live.model_name
@@ -158,8 +159,7 @@ def _restore_live(settings: "Settings", repo, live: "DeployRecord") -> bool:
     if live.version not in repo.versions(name):
         repo.write_version(name, live.version, version_files(live.artifact_dir, live.model_format))
         restored = True
-    config = to_pbtxt(model_config(name, live.model_format, settings.deploy.served, int(document["top_k"]),
-                                   int(document["hidden_size"])))
+    config = to_pbtxt(served_config(settings, name, live.model_format, document))
     if repo.config_text(name) != config:
         repo.write_config(name, config)
         restored = True

@@ -31,9 +31,13 @@ class RepositoryError(RecaugError):
     """The model repository is unusable (missing template, unreadable folder)."""
 
 
-def model_config(name: str, model_format: str, served: "ServedModelConfig", top_k: int, hidden_size: int):
-    """Triton ModelConfig (protobuf) for the exported model; dims exclude the batch axis."""
+def model_config(name: str, model_format: str, served: "ServedModelConfig", top_k: int, hidden_size: int,
+                 user_inputs: dict[str, int] | None = None):
+    """Triton ModelConfig (protobuf) for the exported model; dims exclude the batch axis.
+    `user_inputs`: the user tower's inputs (export.json's name -> width), none without a tower."""
     from tritonclient.grpc import model_config_pb2 as pb
+
+    from recaug.models.user_spec import INPUT_TYPES
 
     config = pb.ModelConfig(name=name, max_batch_size=served.max_batch_size)
     if model_format == "python":
@@ -54,6 +58,12 @@ def model_config(name: str, model_format: str, served: "ServedModelConfig", top_
     config.input.add(name="timestamps", data_type=pb.TYPE_INT64, dims=[-1])
     now = config.input.add(name="now", data_type=pb.TYPE_INT64, dims=[1])
     now.reshape.SetInParent()  # clients send [B, 1]; the model takes [B]
+    types = {"int64": pb.TYPE_INT64, "float32": pb.TYPE_FP32}
+    for input_name, width in (user_inputs or {}).items():
+        if input_name not in INPUT_TYPES:
+            raise RepositoryError(f"unknown user input {input_name!r} in export.json; expected some of "
+                                  f"{list(INPUT_TYPES)} (exported by a newer recaug?)")
+        config.input.add(name=input_name, data_type=types[INPUT_TYPES[input_name]], dims=[int(width)])
     config.output.add(name="top_ids", data_type=pb.TYPE_INT64, dims=[top_k])
     config.output.add(name="top_scores", data_type=pb.TYPE_FP32, dims=[top_k])
     config.output.add(name="user_vector", data_type=pb.TYPE_FP32, dims=[hidden_size])

@@ -4,7 +4,10 @@ The dynamo exporter keeps batch and history length symbolic (the legacy exporter
 the traced length into attention reshapes). Parity is measured with onnxruntime at
 several batch sizes and lengths before anything is written, so a model.onnx on disk
 always matches its torch checkpoint; export.json also carries a reference request and
-its top-K, which the deploy smoke test replays against Triton.
+its top-K, which the deploy smoke test replays against Triton. A model with a user tower
+takes the tower's inputs as well (recaug.models.user_spec): parity, the reference request
+and export.json's `user_inputs`/`user_features` (the spec the gateway encodes users with)
+include them; a model without one keeps the three inputs.
 The item-side evidence the gateway's explanations read (recaug.export.evidence) is written
 beside model.onnx from the same torch model.
 """
@@ -21,11 +24,12 @@ from pydantic import BaseModel, Field
 from recaug import io
 from recaug.errors import RecaugError
 from recaug.export.evidence import EVIDENCE_FILE, write_evidence
-from recaug.export.model import INPUT_NAMES, OUTPUT_NAMES, top_k_module
+from recaug.export.model import OUTPUT_NAMES, input_names, top_k_module
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from recaug.models.user_spec import UserFeatureSpec
     from recaug.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,12 +66,18 @@ class ExportResult(BaseModel):
     opset: int
     parity: list[ParityCheck]
     max_abs_score_diff: float
+    user_inputs: dict[str, int] = Field(
+        default_factory=dict, description="user tower inputs of the graph (name -> width); empty without a tower")
+    user_features: dict[str, Any] | None = Field(
+        None, description="the UserFeatureSpec that encodes a user for those inputs (None without a tower)")
     reused: bool = Field(False, description="true when an up-to-date export was already in the artifact")
 
 
-def synthetic_requests(num_items: int, batch: int, length: int, seed: int) -> dict[str, "np.ndarray"]:
+def synthetic_requests(num_items: int, batch: int, length: int, seed: int,
+                       users: "UserFeatureSpec | None" = None) -> dict[str, "np.ndarray"]:
     """Plausible requests: left-padded histories of varied lengths (row 0 full; row 1 empty
-    when batch >= 3), increasing timestamps, `now` after the last event."""
+    when batch >= 3), increasing timestamps, `now` after the last event; with `users`, the
+    tower's inputs too (known and unknown codes, ages around the training mean, some missing)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -82,7 +92,30 @@ def synthetic_requests(num_items: int, batch: int, length: int, seed: int) -> di
         times = REFERENCE_NOW - int(rng.integers(60, 86_400)) - np.cumsum(gaps[::-1])[::-1]
         history[row, length - real:] = rng.integers(1, num_items + 1, size=real)
         timestamps[row, length - real:] = times
-    return {"history": history, "timestamps": timestamps, "now": now}
+    requests = {"history": history, "timestamps": timestamps, "now": now}
+    if users is not None and not users.empty:
+        requests.update(synthetic_users(users, batch, rng))
+    return requests
+
+
+def synthetic_users(spec: "UserFeatureSpec", batch: int, rng) -> dict[str, "np.ndarray"]:
+    """Raw user features drawn from the spec, encoded as the gateway encodes them: every
+    categorical code (0 = missing/unseen included), numeric values with a missing one in four,
+    profiles with every third row absent."""
+    import numpy as np
+
+    from recaug.models.user_spec import PROFILE
+
+    rows = []
+    for row in range(batch):
+        raw = {name: (values[int(rng.integers(len(values)))] if rng.random() < 0.85 else None)
+               for name, values in spec.categorical.items()}
+        for name, stats in spec.numeric.items():
+            raw[name] = None if rng.random() < 0.25 else float(stats["mean"] + stats["std"] * rng.normal())
+        if spec.profile_dim and row % 3 != 2:
+            raw[PROFILE] = rng.normal(size=spec.profile_dim).astype(np.float32).tolist()
+        rows.append(raw)
+    return spec.model_inputs(rows)
 
 
 def export(settings: "Settings", artifact_dir: str) -> ExportResult:
@@ -110,8 +143,10 @@ def export(settings: "Settings", artifact_dir: str) -> ExportResult:
     if config.top_k > num_items:
         raise ExportError(f"{artifact_dir}: export.top_k={config.top_k} exceeds the {num_items} items in {artifact_dir}")
     max_length = (params.get("model") or {}).get("max_length")
+    users = getattr(model, "user_spec", None)
     module = top_k_module(model, config.top_k, config.exclude_history, max_length)
-    onnx_bytes = _to_onnx(module, num_items, config.opset, artifact_dir)
+    names = input_names(model)
+    onnx_bytes = _to_onnx(module, num_items, config.opset, artifact_dir, names, users)
 
     import onnxruntime as ort
 
@@ -119,8 +154,8 @@ def export(settings: "Settings", artifact_dir: str) -> ExportResult:
     parity = []
     for batch in config.parity_batch_sizes:
         for length in config.parity_lengths:
-            inputs = synthetic_requests(num_items, batch, length, config.seed + batch * 1000 + length)
-            check = parity_check(module, session, inputs, config.parity_tolerance)
+            inputs = synthetic_requests(num_items, batch, length, config.seed + batch * 1000 + length, users)
+            check = parity_check(module, session, inputs, config.parity_tolerance, names)
             log.info("export parity: batch %d length %d: max |score diff| %.2e, ids equal %s, ranking equal %s",
                      batch, length, check.max_abs_score_diff, check.ids_equal, check.ranking_equal)
             parity.append(check)
@@ -134,13 +169,15 @@ def export(settings: "Settings", artifact_dir: str) -> ExportResult:
             "nothing was written"
         )
 
-    reference = synthetic_requests(num_items, config.reference_batch, min(20, max_length or 20), config.seed)
+    reference = synthetic_requests(num_items, config.reference_batch, min(20, max_length or 20), config.seed, users)
     top_ids, top_scores, _ = session.run(list(OUTPUT_NAMES), reference)
     result = ExportResult(
         artifact_dir=str(artifact_dir), onnx_path=onnx_url, model_sha256=_sha256(onnx_bytes),
         source_fingerprint=fingerprint, top_k=config.top_k, exclude_history=config.exclude_history,
         num_items=num_items, hidden_size=int(model.item_matrix().shape[1]), max_length=max_length,
         opset=config.opset, parity=parity, max_abs_score_diff=worst,
+        user_inputs=users.input_widths if users is not None else {},
+        user_features=users.to_json() if users is not None else None,
     )
     document = result.model_dump(mode="json", exclude={"reused"})
     document["reference"] = {
@@ -151,17 +188,19 @@ def export(settings: "Settings", artifact_dir: str) -> ExportResult:
     io.write_bytes(onnx_url, onnx_bytes)
     write_evidence(artifact_dir, model, params)
     io.write_json(export_url, document)  # last: a readable export.json implies a complete model.onnx
-    log.info("export: wrote %s (%d bytes), worst parity %.2e", onnx_url, len(onnx_bytes), worst)
+    log.info("export: wrote %s (%d bytes), worst parity %.2e%s", onnx_url, len(onnx_bytes), worst,
+             f"; user tower inputs {', '.join(result.user_inputs)}" if result.user_inputs else "")
     return result
 
 
-def parity_check(module, session, inputs: dict[str, "np.ndarray"], tolerance: float) -> ParityCheck:
-    """Compare torch and onnxruntime on one request batch."""
+def parity_check(module, session, inputs: dict[str, "np.ndarray"], tolerance: float,
+                 names: tuple[str, ...] = ("history", "timestamps", "now")) -> ParityCheck:
+    """Compare torch and onnxruntime on one request batch (`names`: the graph's inputs, in order)."""
     import numpy as np
     import torch
 
     with torch.inference_mode():
-        expected = [t.numpy() for t in module(*(torch.from_numpy(inputs[name]) for name in INPUT_NAMES))]
+        expected = [t.numpy() for t in module(*(torch.from_numpy(inputs[name]) for name in names))]
     actual = session.run(list(OUTPUT_NAMES), inputs)
     (ids_t, scores_t, user_t), (ids_o, scores_o, user_o) = expected, actual
     finite_t, finite_o = np.isfinite(scores_t), np.isfinite(scores_o)
@@ -224,7 +263,8 @@ def _exact_integer_div(self, other, rounding_mode=None):
     return aten_div_mode(self, other, rounding_mode=rounding_mode)
 
 
-def _to_onnx(module, num_items: int, opset: int, artifact_dir: str) -> bytes:
+def _to_onnx(module, num_items: int, opset: int, artifact_dir: str, names: tuple[str, ...],
+             users: "UserFeatureSpec | None") -> bytes:
     import torch
 
     for name in ("onnx_ir", "onnxscript", "torch.onnx"):
@@ -232,17 +272,19 @@ def _to_onnx(module, num_items: int, opset: int, artifact_dir: str) -> bytes:
     # "torchvision is not installed. Skipping torchvision::nms" and the like: not our problem
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
-    sample = {k: torch.from_numpy(v) for k, v in synthetic_requests(num_items, 3, 5, seed=1).items()}
+    sample = {k: torch.from_numpy(v) for k, v in synthetic_requests(num_items, 3, 5, seed=1, users=users).items()}
     batch, length = torch.export.Dim("batch"), torch.export.Dim("length")
+    shapes: tuple = ({0: batch, 1: length}, {0: batch, 1: length}, {0: batch})  # history, timestamps, now
+    if len(names) > 3:  # the user inputs are one varargs argument of the module's forward
+        shapes += (tuple({0: batch} for _ in names[3:]),)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)  # axis-renaming notes from the exporter
         warnings.filterwarnings("ignore", category=FutureWarning)
         try:
             program = torch.onnx.export(
-                module, tuple(sample[name] for name in INPUT_NAMES), dynamo=True, opset_version=opset,
-                input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                dynamic_shapes={"history": {0: batch, 1: length}, "timestamps": {0: batch, 1: length},
-                                "now": {0: batch}},
+                module, tuple(sample[name] for name in names), dynamo=True, opset_version=opset,
+                input_names=list(names), output_names=list(OUTPUT_NAMES),
+                dynamic_shapes=shapes,
                 custom_translation_table={torch.ops.aten.div.Tensor_mode: _exact_integer_div}, verbose=False,
             )
         except Exception as exc:  # the exporter raises many types; the message is what matters

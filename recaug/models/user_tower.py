@@ -13,93 +13,21 @@ projected by a layer that starts at zero: profiles are only visible after the ev
 they summarise, so a training set may hold none, and an untrained projection must then
 add nothing.
 
-`UserFeatureSpec` is what the model learnt the codes from; it is saved in params.json so
-that export and the gateway encode a user exactly as training did.
+`UserFeatureSpec` (recaug.models.user_spec, torch-free for the gateway) is what the model
+learnt the codes from; it is saved in params.json so that export and the gateway encode a
+user exactly as training did.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    import pandas as pd
+from recaug.models.user_spec import CATEGORICAL, NUMERIC, NUMERIC_BUCKETS, PROFILE, UserFeatureSpec
 
-CATEGORICAL = ("gender", "occupation", "region")
-NUMERIC = ("age",)
-PROFILE = "profile_embedding"
-NUMERIC_BUCKETS = 8
-
-
-@dataclass(frozen=True)
-class UserFeatureSpec:
-    """Which user features the tower reads and how raw values become model inputs."""
-
-    categorical: dict[str, list[str]]  # field -> values; code = position + 1, 0 = missing/unknown
-    numeric: dict[str, dict[str, Any]]  # field -> {"mean", "std", "edges"}
-    profile_dim: int
-
-    @property
-    def empty(self) -> bool:
-        return not self.categorical and not self.numeric and not self.profile_dim
-
-    @classmethod
-    def fit(cls, frame: "pd.DataFrame | None") -> "UserFeatureSpec":
-        """Codes, standardisation and quantile edges from the training users' features."""
-        import pandas as pd
-
-        if frame is None or frame.empty:
-            return cls({}, {}, 0)
-        categorical = {}
-        for name in CATEGORICAL:
-            if name in frame:
-                values = sorted(frame[name].dropna().astype(str).unique())
-                if values:
-                    categorical[name] = values
-        numeric = {}
-        for name in NUMERIC:
-            values = pd.to_numeric(frame[name], errors="coerce").dropna().to_numpy(dtype=float) if name in frame else []
-            if len(values):
-                edges = np.unique(np.quantile(values, np.linspace(0, 1, NUMERIC_BUCKETS + 1)[1:-1]))
-                numeric[name] = {"mean": float(values.mean()), "std": float(values.std() or 1.0),
-                                 "edges": [float(e) for e in edges]}
-        profiles = [v for v in frame[PROFILE] if v is not None and len(v)] if PROFILE in frame else []
-        return cls(categorical, numeric, int(len(profiles[0])) if profiles else 0)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"categorical": self.categorical, "numeric": self.numeric, "profile_dim": self.profile_dim}
-
-    @classmethod
-    def from_json(cls, document: dict[str, Any] | None) -> "UserFeatureSpec":
-        if not document:
-            return cls({}, {}, 0)
-        return cls(dict(document["categorical"]), dict(document["numeric"]), int(document["profile_dim"]))
-
-    def encode(self, frame: "pd.DataFrame") -> "UserInputs":
-        """Raw features (one row per user: attribute columns, `profile_embedding` lists or None)
-        -> model inputs; values never seen in training and missing values get code 0 / NaN / zeros."""
-        import pandas as pd
-
-        n = len(frame)
-        codes = np.zeros((n, len(self.categorical)), dtype=np.int64)
-        for column, (name, values) in enumerate(self.categorical.items()):
-            lookup = {value: code for code, value in enumerate(values, start=1)}
-            raw = frame[name] if name in frame else pd.Series([None] * n)
-            codes[:, column] = [lookup.get(str(v), 0) if v is not None and not pd.isna(v) else 0 for v in raw]
-        numbers = np.full((n, len(self.numeric)), np.nan, dtype=np.float32)
-        for column, name in enumerate(self.numeric):
-            if name in frame:
-                numbers[:, column] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float32)
-        profile = np.zeros((n, self.profile_dim), dtype=np.float32)
-        if self.profile_dim and PROFILE in frame:
-            for row, vector in enumerate(frame[PROFILE]):
-                if vector is not None and len(vector) == self.profile_dim:
-                    profile[row] = np.asarray(vector, dtype=np.float32)
-        return UserInputs(torch.from_numpy(codes), torch.from_numpy(numbers), torch.from_numpy(profile))
+__all__ = ["CATEGORICAL", "NUMERIC", "NUMERIC_BUCKETS", "PROFILE", "UserFeatureSpec", "UserInputs", "UserTower"]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 INPUTS = ("history", "timestamps", "now")
+USER_INPUTS = ("user_categorical", "user_numeric", "user_profile")  # a model with a user tower takes some
 OUTPUTS = ("top_ids", "top_scores", "user_vector")
 
 
@@ -36,18 +37,21 @@ class TritonPythonModel:
         options.intra_op_num_threads = int(parameters.get("intra_op_threads", "1"))
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        names = {i.name for i in self.session.get_inputs()}
-        if names != set(INPUTS):
-            raise pb_utils.TritonModelException(f"{path}: expected inputs {sorted(INPUTS)}, found {sorted(names)}")
+        names = [i.name for i in self.session.get_inputs()]
+        extra = [name for name in names if name not in INPUTS]
+        if set(INPUTS) - set(names) or set(extra) - set(USER_INPUTS):
+            raise pb_utils.TritonModelException(f"{path}: expected inputs {list(INPUTS)} and optionally some of "
+                                                f"{list(USER_INPUTS)}, found {names}")
+        self.inputs = INPUTS + tuple(extra)
 
     def execute(self, requests):
-        arrays = [[pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in INPUTS] for r in requests]
-        feed = {name: np.concatenate([values[i] for values in arrays]) for i, name in enumerate(INPUTS)}
+        arrays = [[pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.inputs] for r in requests]
+        feed = {name: np.concatenate([values[i] for values in arrays]) for i, name in enumerate(self.inputs)}
         feed["now"] = feed["now"].reshape(-1)  # clients send [B, 1]
         outputs = self.session.run(list(OUTPUTS), feed)
         responses, start = [], 0
-        for request, (history, _, _) in zip(requests, arrays):
-            stop = start + history.shape[0]
+        for request, values in zip(requests, arrays):
+            stop = start + values[0].shape[0]
             wanted = set(request.requested_output_names())
             tensors = [pb_utils.Tensor(name, value[start:stop]) for name, value in zip(OUTPUTS, outputs) if name in wanted]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))

@@ -114,3 +114,17 @@ def test_local_repository_versions_are_written_whole_and_never_overwritten(tmp_p
     assert repository.versions("m") == [3, 4]
     assert not [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]  # no staging leftovers
     assert repository.describe() == {"m": [3, 4]}
+
+
+def test_user_tower_inputs_are_declared_with_their_types_and_widths():
+    served = ServedModelConfig()
+    config = _parse(to_pbtxt(model_config("m", "onnxruntime", served, top_k=5, hidden_size=8, user_inputs={
+        "user_categorical": 3, "user_numeric": 1, "user_profile": 384})))
+    assert [i.name for i in config.input] == ["history", "timestamps", "now", "user_categorical", "user_numeric",
+                                              "user_profile"]
+    assert _io(config)["user_categorical"] == (pb.TYPE_INT64, [3])
+    assert _io(config)["user_numeric"] == (pb.TYPE_FP32, [1]) and _io(config)["user_profile"] == (pb.TYPE_FP32, [384])
+    without = _parse(to_pbtxt(model_config("m", "onnxruntime", served, top_k=5, hidden_size=8, user_inputs={})))
+    assert [i.name for i in without.input] == ["history", "timestamps", "now"]  # no tower: the contract as before
+    with pytest.raises(RepositoryError, match="unknown user input 'user_mood'"):
+        model_config("m", "python", served, top_k=5, hidden_size=8, user_inputs={"user_mood": 2})
