@@ -159,8 +159,9 @@ class Explainer:
                 self.popular_answer([item])
 
     async def model_answer(self, items: Sequence[Any], model, history_item_ids: Sequence[str],
-                           lookup: ItemLookup) -> None:
-        """Items of a model answer from `model` (a ServedModel) for a user with this history."""
+                           lookup: ItemLookup, user_features: Sequence[str] = ()) -> None:
+        """Items of a model answer from `model` (a ServedModel) for a user with this history
+        (`user_features`: what the version's user tower read about the user)."""
         evidence: "ItemEvidence | None" = getattr(model, "evidence", None)
         citations: list[Citation | None] = [None] * len(items)
         if evidence is not None:
@@ -182,8 +183,17 @@ class Explainer:
             rank, count = self.popularity.get(item.item_id, (None, 0.0))
             if rank is not None and rank <= POPULAR_REASON_TOP:
                 reasons.append(popular_reason(rank, count, self.window_days))
-            item.reasons = reasons or [Reason(kind=MODEL_SCORE, text="Ranked by the model from your recent interactions",
-                                              evidence={"history_events": len(history_item_ids)})]
+            item.reasons = reasons or [_model_score_reason(history_item_ids, user_features)]
+
+
+def _model_score_reason(history_item_ids: Sequence[str], user_features: Sequence[str]) -> Reason:
+    evidence: dict[str, Any] = {"history_events": len(history_item_ids)}
+    if not user_features:
+        return Reason(kind=MODEL_SCORE, text="Ranked by the model from your recent interactions", evidence=evidence)
+    evidence["user_features"] = list(user_features)
+    source = "your recent interactions and what you told us" if history_item_ids else "what you told us"
+    return Reason(kind=MODEL_SCORE, text=f"Ranked by the model from {source} ({', '.join(user_features)})",
+                  evidence=evidence)
 
 
 def _name(item_id: str, info: "ItemInfo | None") -> str:

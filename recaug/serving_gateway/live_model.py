@@ -20,6 +20,10 @@ deploy records. An experiment whose champion is no longer the live version is no
 
 With an explicit artifact (`recaug serve gateway --artifact DIR`), requests are pinned to
 the newest deployed version whose record names that artifact directory (no experiment).
+
+A version exported with a user tower carries the codes it encodes users with (export.json's
+`user_features`); its requests also send the user's declared attributes and profile
+embedding, encoded with that version's codes.
 """
 
 from __future__ import annotations
@@ -39,7 +43,11 @@ from recaug import io
 from recaug.errors import RecaugError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from recaug.deploy.deploy import DeployRecord
+    from recaug.features.online import UserContext
+    from recaug.models.user_spec import UserFeatureSpec
     from recaug.experiments.split import Arm
     from recaug.experiments.store import Experiment
     from recaug.export.evidence import ItemEvidence
@@ -59,11 +67,33 @@ class ServedModel:
     index: dict[str, int] = field(repr=False)
     diversity: float = 0.0  # MMR weight chosen on validation (recaug.train.diversity): the default of requests
     evidence: "ItemEvidence | None" = field(default=None, repr=False, compare=False)  # for explanations
+    users: "UserFeatureSpec | None" = field(default=None, repr=False, compare=False)  # codes of its user tower
 
     def encode(self, item_ids: list[str], timestamps: list[int]) -> tuple[list[int], list[int]]:
         """History (oldest first) as this version's item indices; items it does not know are left out."""
         pairs = [(self.index[item], int(t)) for item, t in zip(item_ids, timestamps) if item in self.index]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    @property
+    def reads_profile(self) -> bool:
+        """The version's graph takes the user's profile embedding (a larger online lookup)."""
+        return self.users is not None and self.users.profile_dim > 0
+
+    def describes(self, context: "UserContext") -> list[str]:
+        """What this version's user tower reads about the user: the declared attributes and the
+        profile it has inputs for (empty without a tower, or when the user gave none of them)."""
+        if self.users is None:
+            return []
+        read = [name for name in (*self.users.categorical, *self.users.numeric) if name in context.attributes]
+        return read + (["profile"] if self.reads_profile and context.profile_embedding else [])
+
+    def user_inputs(self, context: "UserContext") -> dict[str, "np.ndarray"]:
+        """The user tower's inputs for this user (a batch of one); empty without a tower."""
+        from recaug.models.user_spec import PROFILE
+
+        if self.users is None:
+            return {}
+        return self.users.model_inputs([{**context.attributes, PROFILE: context.profile_embedding}])
 
     def decode(self, index: int) -> str | None:
         return self.vocab[index] if 0 < index < len(self.vocab) else None
@@ -316,7 +346,21 @@ def _load(record: "DeployRecord") -> ServedModel:
     index = {item: i for i, item in enumerate(vocab) if item is not None}
     return ServedModel(version=int(record.version), artifact_dir=str(record.artifact_dir),
                        top_k=int(document["top_k"]), vocab=vocab, index=index, diversity=_chosen_diversity(record),
-                       evidence=_evidence(record, len(vocab)))
+                       evidence=_evidence(record, len(vocab)), users=_user_spec(record, document))
+
+
+def _user_spec(record: "DeployRecord", document: dict) -> "UserFeatureSpec | None":
+    """The codes of the version's user tower; None for a graph without user inputs."""
+    from recaug.models.user_spec import UserFeatureSpec
+
+    if not document.get("user_inputs"):
+        return None
+    spec = UserFeatureSpec.from_json(document.get("user_features"))
+    if spec.input_widths != document["user_inputs"]:
+        raise VersionUnusable(f"version {record.version} of {record.model_name}: {record.artifact_dir}/export.json "
+                              f"declares user inputs {document['user_inputs']} but its user_features encode "
+                              f"{spec.input_widths}; re-run `recaug export`")
+    return spec
 
 
 def _chosen_diversity(record: "DeployRecord") -> float:

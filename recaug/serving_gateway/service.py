@@ -10,7 +10,10 @@ its history is encoded with that version's vocabulary, Triton is asked for exact
 version, and the answer is decoded with the same vocabulary only if Triton says that
 version produced it. During an online experiment, users in the challenger's share are pinned
 the same way to the challenger's version; every answer names its arm and a request id, which
-events posted for it carry back. When a dependency fails, the request is answered with popular items
+events posted for it carry back. A version with a user tower also gets the user's declared
+attributes (and profile embedding, when it reads one) encoded with its own codes; it answers
+a user without history who declared some of them, who would otherwise get popular items.
+When a dependency fails, the request is answered with popular items
 and a `source` naming why (recaug.serving_gateway.outcomes); only when there is nothing
 at all to serve does it fail, with a stable error code.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import time
 import uuid
@@ -169,20 +173,24 @@ class RecommendationService:
             self._triton = None
             await client.close()
 
-    async def _infer(self, model: ServedModel, history: list[int], timestamps: list[int], now: int):
-        """top ids and scores of exactly `model.version`; VersionGone when Triton does not have it."""
+    async def _infer(self, model: ServedModel, history: list[int], timestamps: list[int], now: int,
+                     users: dict | None = None):
+        """top ids and scores of exactly `model.version`; VersionGone when Triton does not have it.
+        `users`: the user tower's inputs of a version that has one."""
         import numpy as np
+
+        from recaug.deploy.client import triton_dtype
 
         if not self.triton.allow():
             raise Unavailable(outcomes.TRITON_UNAVAILABLE, "skipped: it failed moments ago")
         arrays = {"history": np.asarray([history], dtype=np.int64), "timestamps": np.asarray([timestamps], dtype=np.int64),
-                  "now": np.asarray([[now]], dtype=np.int64)}
+                  "now": np.asarray([[now]], dtype=np.int64), **(users or {})}
         try:
             endpoint, client = self._client()
             protocol = _protocol(endpoint.protocol)
             inputs = []
             for name, value in arrays.items():
-                tensor = protocol.InferInput(name, list(value.shape), "INT64")
+                tensor = protocol.InferInput(name, list(value.shape), triton_dtype(value))
                 tensor.set_data_from_numpy(value)
                 inputs.append(tensor)
             outputs = [protocol.InferRequestedOutput("top_ids"), protocol.InferRequestedOutput("top_scores")]
@@ -218,18 +226,21 @@ class RecommendationService:
     async def _infer_live(self, context: "UserContext", now: int, pin: "UserPin"):
         """(model, ids, scores) from the version pinned for the user (the live one, or the
         challenger); when Triton no longer has it, look at the records again and retry once with
-        the version they name for this user (`pin` follows)."""
+        the version they name for this user (`pin` follows). A user without history the version
+        knows gets (model, None, None) unless its user tower reads something the user declared."""
         model = pin.model
-        if not context.history_item_ids:
+        if not context.history_item_ids and (model is None or not model.describes(context)):
             return model, None, None
         for attempt in (1, 2):
             if model is None:
                 raise Unavailable(outcomes.MODEL_UNAVAILABLE, f"no deployed version of {self.model_name}")
             history, timestamps = model.encode(context.history_item_ids, context.history_timestamps)
             if not history:
-                return model, None, None
+                if not model.describes(context):
+                    return model, None, None
+                history, timestamps = [0], [0]  # an all-padding history: the user tower alone answers
             try:
-                ids, scores = await self._infer(model, history, timestamps, now)
+                ids, scores = await self._infer(model, history, timestamps, now, model.user_inputs(context))
                 return model, ids, scores
             except VersionGone as gone:
                 pin.follow(await self.live.refresh())
@@ -271,8 +282,10 @@ class RecommendationService:
         from recaug.features.online import get_user_context
 
         started = time.perf_counter()
+        lookup = functools.partial(get_user_context, with_profile=True) \
+            if pin.model is not None and pin.model.reads_profile else get_user_context
         try:
-            context = (await self._features(get_user_context, [user_id]))[0]
+            context = (await self._features(lookup, [user_id]))[0]
         except Unavailable as exc:
             return self._explained_popular(self._fallback(user_id, exc, set(), k), explain)
         finally:
@@ -308,7 +321,8 @@ class RecommendationService:
         answer = await self._answer(user_id, outcomes.MODEL, str(model.version), candidates, k, diversity, timings)
         if explain:
             started = time.perf_counter()
-            await self.explainer.model_answer(answer.items, model, context.history_item_ids, self._item_infos)
+            await self.explainer.model_answer(answer.items, model, context.history_item_ids, self._item_infos,
+                                              model.describes(context))
             timings["explain"] = time.perf_counter() - started
         return answer
 

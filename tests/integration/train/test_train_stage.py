@@ -143,6 +143,10 @@ def test_train_reads_user_attributes_through_the_feature_store(lake, capsys):
     assert set(params["user_features"]["categorical"]) == {"region"} and set(params["user_features"]["numeric"]) == {"age"}
     assert model.user_spec is not None and model.user_spec.profile_dim == 0  # no profile is visible at a first event
     assert {"user_attributes"} <= set(io.read_json(io.join(directory, "data_versions.json")))
+    assert run(lake, "export", "--run-id", "users") == 0  # the trained tower becomes graph inputs
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["user_inputs"] == {"user_categorical": 1, "user_numeric": 1}
+    assert all(check["ranking_equal"] for check in exported["parity"])
 
     assert run(lake, "train", "--run-id", "plain") == 0  # the default: no tower
     plain = json.loads(capsys.readouterr().out)["artifact_dir"]

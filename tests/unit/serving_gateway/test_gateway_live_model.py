@@ -111,3 +111,36 @@ def test_each_version_carries_the_diversity_chosen_for_it_on_validation(settings
         live.close()
     assert served == {"chosen": 0.3, "plain": 0.0, "broken": 0.0}
     assert "cannot read the default diversity" in caplog.text
+
+
+def test_a_version_with_a_user_tower_encodes_the_users_attributes_and_profile_with_its_codes(tmp_path):
+    """export.json's user_features decide what is read and how; a version without them reads nothing."""
+    import numpy as np
+
+    from recaug.features.online import UserContext
+    from recaug.models.user_spec import UserFeatureSpec
+    from recaug.serving_gateway.live_model import VersionUnusable, _user_spec
+
+    spec = UserFeatureSpec({"gender": ["f", "m"], "region": ["north", "south"]},
+                           {"age": {"mean": 40.0, "std": 10.0, "edges": [30.0, 50.0]}}, 3)
+    record = DeployRecord(model_name="m", version=2, deployed_at="2026-01-01T00:00:00+00:00", model_sha256="x",
+                          artifact_dir=str(tmp_path), target="local:127.0.0.1:1", model_format="python",
+                          outcome="deployed")
+    served = _user_spec(record, {"user_inputs": spec.input_widths, "user_features": spec.to_json()})
+    assert served == spec
+    assert _user_spec(record, {"top_k": 4}) is None  # exported without a tower
+    with pytest.raises(VersionUnusable, match="declares user inputs"):
+        _user_spec(record, {"user_inputs": {"user_categorical": 5}, "user_features": spec.to_json()})
+
+    from recaug.serving_gateway.live_model import ServedModel
+
+    model = ServedModel(version=2, artifact_dir=str(tmp_path), top_k=4, vocab=[None, "a"], index={"a": 1}, users=spec)
+    cold = UserContext(user_id="u", known=False, attributes={"gender": "m", "age": 35.0, "occupation": "cook"},
+                       profile_embedding=[0.5, 0.5, 0.5])
+    assert model.reads_profile and model.describes(cold) == ["gender", "age", "profile"]  # occupation: not in its codes
+    inputs = model.user_inputs(cold)
+    assert inputs["user_categorical"].tolist() == [[2, 0]] and inputs["user_numeric"].tolist() == [[35.0]]
+    assert inputs["user_profile"].tolist() == [[0.5, 0.5, 0.5]] and inputs["user_numeric"].dtype == np.float32
+    assert model.describes(UserContext(user_id="v", known=False)) == []
+    plain = ServedModel(version=1, artifact_dir=str(tmp_path), top_k=4, vocab=[None, "a"], index={"a": 1})
+    assert plain.describes(cold) == [] and plain.user_inputs(cold) == {} and not plain.reads_profile
