@@ -122,16 +122,15 @@ def popular_reason(rank: int, interactions: float, window_days: int, why: str | 
 
 
 def segment_reason(pick: "SegmentPick", segments: Sequence["Segment"], window_days: int) -> Reason:
-    """`segments`: all of the user's segments the ranking used; the text names the one the item
-    ranks best in, and the others the ranking also drew on."""
-    named = [pick.segment] + [s for s in segments if s != pick.segment]
-    text = (f"Popular with users like you ({', '.join(s.words for s in named)}): #{pick.rank} among "
-            f"{pick.segment.words} with {pick.interactions} interactions in the last {window_days} days")
+    """`segments`: the user's segments the ranking used; the text names them all, and the
+    one the item ranks best in when there are several."""
+    among = "them" if len(segments) == 1 else pick.segment.words
+    text = (f"Popular with users like you ({'; '.join(s.words for s in segments)}): #{pick.rank} among {among} "
+            f"with {pick.interactions} interactions in the last {window_days} days")
     return Reason(kind=POPULAR_WITH_SIMILAR_USERS, text=text, evidence={
-        "segment": {pick.segment.attribute: pick.segment.value}, "rank": pick.rank,
-        "interactions": pick.interactions, "segment_users": pick.segment.users,
-        "segment_interactions": pick.segment.interactions, "window_days": window_days,
-        "segments_used": [{s.attribute: s.value, "users": s.users} for s in segments],
+        "segment": dict(pick.segment.values), "rank": pick.rank, "interactions": pick.interactions,
+        "segment_users": pick.segment.users, "segment_interactions": pick.segment.interactions,
+        "window_days": window_days, "segments_used": [dict(s.values) | {"users": s.users} for s in segments],
     })
 
 

@@ -1,24 +1,29 @@
 """Segment popularity: what a cold user's peers interact with, for users who declared attributes.
 
-A segment is one declared attribute value: `region north`, `occupation nurse`, `gender f`,
-or an age band (`ages 25-34`; bands are quantiles of the declared ages, so each holds about
-as many users). Single attributes, not their combinations: combinations split users into
-segments too small to count on, and a user with one attribute given is still placed.
-
+A segment is a set of declared attribute values: `region north`, or `region north, ages
+25-34` (age bands are quantiles of the declared ages, so each holds about as many users).
 Per segment, each item's share of the segment's interactions in the popularity window.
-A user's ranking sums the shares of the segments of the attributes they gave whose
-support (users with an interaction in the window) reaches `min_users`; smaller segments
-are not used, and a user with none left gets global popularity. Global popularity breaks
-ties and fills the ranking after the segments' items. All of this is computed once (at
-gateway start, from the lake) and a request is a few dictionary reads, cached per
-combination of segments.
+Only segments with at least `min_users` users active in the window are used; a user left
+with none gets global popularity. Two ways to combine a user's attributes
+(`segment_combination`):
+
+- `most_specific`: the segment of the most of the user's attributes together that has
+  enough support (region and age band before region alone, ...): sharp when attributes
+  carry taste, but a small segment is noisy.
+- `sum`: the shares of the user's single-attribute segments summed: robust, but a broad
+  segment (an age band) dilutes a sharp one (a region).
+
+Global popularity breaks ties and fills the ranking after the segment's items. All of this
+is computed once (at gateway start, from the lake); a request is a few dictionary reads,
+cached per combination of segments.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,18 +33,19 @@ if TYPE_CHECKING:
 CATEGORICAL = ("region", "occupation", "gender")  # in the order a reason names them
 AGE = "age"
 GLOBAL_WEIGHT = 1e-3  # global share x this breaks ties and orders items no segment of the user has seen
+Combination = Literal["most_specific", "sum"]
 
 
 @dataclass(frozen=True)
 class Segment:
-    attribute: str
-    value: str  # the declared value, or the age band's label ("25-34")
+    values: tuple[tuple[str, str], ...]  # (attribute, declared value or age band label "25-34"), in naming order
     users: int  # users of the segment with an interaction in the window
     interactions: int
 
     @property
     def words(self) -> str:
-        return f"ages {self.value}" if self.attribute == AGE else f"{self.attribute} {self.value}"
+        return ", ".join(f"ages {value}" if attribute == AGE else f"{attribute} {value}"
+                         for attribute, value in self.values)
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,14 @@ class SegmentPopularity:
     """Per-segment item counts of one window; `ranking(attributes)` for one user."""
 
     def __init__(self, events: "pd.DataFrame", users: "pd.DataFrame", min_users: int, age_bands: int,
-                 items_kept: int, popular: Sequence[tuple[str, float]] = ()):
+                 items_kept: int, popular: Sequence[tuple[str, float]] = (), combination: Combination = "most_specific"):
         """`events`: user_id, item_id of the window; `users`: user_id and the declared attributes
         (curated users table); `popular`: the global ranking (item_id, count)."""
         import numpy as np
         import pandas as pd
 
         self.min_users = min_users
+        self.combination = combination
         self.attributes = (*CATEGORICAL, AGE) if age_bands > 1 else CATEGORICAL
         total = sum(count for _, count in popular) or 1.0
         self.global_share = {item: count / total for item, count in popular}
@@ -90,19 +97,24 @@ class SegmentPopularity:
         coded = coded.drop_duplicates("user_id", keep="last")
         joined = events[["user_id", "item_id"]].astype({"user_id": "string", "item_id": "string"}).merge(
             coded, on="user_id", how="inner")
-        self.segments: dict[tuple[str, str], Segment] = {}
-        self.shares: dict[tuple[str, str], dict[str, float]] = {}
-        self.ranks: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-        for attribute in self.attributes:
-            known = joined.dropna(subset=[attribute])
-            for value, group in known.groupby(attribute, sort=True):
-                counts = group.groupby("item_id").size().sort_values(ascending=False, kind="stable")
-                key = (attribute, str(value))
-                self.segments[key] = Segment(attribute, str(value), int(group["user_id"].nunique()), len(group))
-                kept = counts.iloc[:items_kept]
-                self.shares[key] = {str(item): count / len(group) for item, count in kept.items()}
-                self.ranks[key] = {str(item): (rank, int(count)) for rank, (item, count)
-                                   in enumerate(kept.items(), start=1)}
+        self.segments: dict[tuple, Segment] = {}
+        self.shares: dict[tuple, dict[str, float]] = {}
+        self.ranks: dict[tuple, dict[str, tuple[int, int]]] = {}
+        sizes = range(1, len(self.attributes) + 1) if combination == "most_specific" else (1,)
+        for size in sizes:
+            for attributes in itertools.combinations(self.attributes, size):
+                known = joined.dropna(subset=list(attributes))
+                for values, group in known.groupby(list(attributes), sort=True):
+                    key = tuple(zip(attributes, (str(v) for v in values)))
+                    users_in = int(group["user_id"].nunique())
+                    if users_in < min_users:
+                        continue  # never used: not worth keeping
+                    counts = group.groupby("item_id").size().sort_values(ascending=False, kind="stable")
+                    self.segments[key] = Segment(key, users_in, len(group))
+                    kept = counts.iloc[:items_kept]
+                    self.shares[key] = {str(item): count / len(group) for item, count in kept.items()}
+                    self.ranks[key] = {str(item): (rank, int(count)) for rank, (item, count)
+                                       in enumerate(kept.items(), start=1)}
         self._cache: dict[tuple, SegmentRanking] = {}
 
     def _age_labels(self, declared: "pd.Series") -> list[str]:
@@ -127,17 +139,21 @@ class SegmentPopularity:
         return None if age != age else self.age_labels[bisect.bisect_right(self.age_edges, age)]
 
     def segments_of(self, attributes: Mapping[str, Any]) -> list[Segment]:
-        """The user's segments with enough support, in the order a reason names them."""
-        found = []
+        """The user's segments with enough support: the most specific one, or (`sum`) every
+        single-attribute one, in the order a reason names them."""
+        declared = []
         for attribute in self.attributes:
             value = attributes.get(attribute)
-            if value is None:
-                continue
-            value = self.age_band(value) if attribute == AGE else str(value).strip()
-            segment = self.segments.get((attribute, value)) if value else None
-            if segment is not None and segment.users >= self.min_users:
-                found.append(segment)
-        return found
+            value = self.age_band(value) if attribute == AGE else (None if value is None else str(value).strip())
+            if value:
+                declared.append((attribute, value))
+        if self.combination == "sum":
+            return [self.segments[(pair,)] for pair in declared if (pair,) in self.segments]
+        for size in range(len(declared), 0, -1):
+            for values in itertools.combinations(declared, size):
+                if values in self.segments:
+                    return [self.segments[values]]
+        return []
 
     def ranking(self, attributes: Mapping[str, Any]) -> SegmentRanking | None:
         """The user's segment ranking (global items after the segments'); None when no segment
@@ -145,14 +161,14 @@ class SegmentPopularity:
         segments = self.segments_of(attributes)
         if not segments:
             return None
-        key = tuple((s.attribute, s.value) for s in segments)
+        key = tuple(s.values for s in segments)
         if key not in self._cache:
             scores: dict[str, float] = {}
             picks: dict[str, SegmentPick] = {}
-            for segment_key, segment in zip(key, segments):
-                for item, share in self.shares[segment_key].items():
+            for segment in segments:
+                for item, share in self.shares[segment.values].items():
                     scores[item] = scores.get(item, 0.0) + share
-                    rank, count = self.ranks[segment_key][item]
+                    rank, count = self.ranks[segment.values][item]
                     if item not in picks or rank < picks[item].rank:
                         picks[item] = SegmentPick(segment, rank, count)
             for item, share in self.global_share.items():
@@ -179,4 +195,4 @@ def segment_popularity(settings: "Settings", window_days: int, popular: Sequence
         return None
     recent = events[events["timestamp"] > events["timestamp"].max() - pd.Timedelta(days=window_days)]
     return SegmentPopularity(recent, users, config.segment_min_users, config.segment_age_bands,
-                             config.segment_items_kept, popular)
+                             config.segment_items_kept, popular, config.segment_combination)

@@ -98,8 +98,8 @@ class RecommendationService:
         log.info("gateway: %s, %d popular items for cold start and fallbacks, %s",
                  f"{self.model_name} version {served.version}" if served else f"no deployed {self.model_name} yet",
                  len(self.popular), "no user segments (no curated users table)" if self.segments is None else
-                 f"{sum(s.users >= self.config.segment_min_users for s in self.segments.segments.values())} user "
-                 f"segments with at least {self.config.segment_min_users} active users for cold users' answers")
+                 f"{len(self.segments.segments)} user segments with at least {self.config.segment_min_users} active "
+                 f"users for cold users' answers ({self.config.segment_combination})")
 
     @property
     def top_k(self) -> int:
