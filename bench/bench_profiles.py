@@ -9,14 +9,15 @@ then the point-in-time join of service `training_users` at each user's first eve
 
 Arms, same data, same seeds, same training (first events are targets from an empty
 history in both): the model with the user tower vs without it; global popularity (what
-the gateway answers a user without history) and segment popularity (items counted among
-warm users with the same attributes, coded as the tower codes them: the one-line
-alternative). Markets: `segment_signal` 0 (attributes independent of taste: the honest
+the gateway answers a user without history or attributes) and segment popularity, the
+gateway's own answer to a cold user who declared attributes (recaug.serving_gateway.segments,
+both of its `segment_combination`s, with the gateway's default support threshold and
+popularity window). Markets: `segment_signal` 0 (attributes independent of taste: the honest
 control, no model can gain) and the signals given (region and age band follow the user's
 main topic for that share of users).
 
     .venv/bin/python bench/bench_profiles.py [--seeds 3] [--signals 0,1] [--epochs 10] [--quick]
-    .venv/bin/python bench/bench_profiles.py --model-arms ""    # the two baselines only, in seconds
+    .venv/bin/python bench/bench_profiles.py --model-arms ""    # the popularity baselines only, in seconds
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from recaug.logs import configure_logging  # noqa: E402
 log = logging.getLogger("bench_profiles")
 RESULTS = ROOT / "bench" / "results"
 ARMS = ("with user tower", "without user tower")
+COMBINATIONS = ("most_specific", "sum")  # the gateway's deploy.gateway.segment_combination values
 
 
 def market(args, signal: float):
@@ -84,39 +86,74 @@ def prepare(args, signal: float, lake_root: str):
     return data, cold_cases
 
 
-class SegmentPopularity:
-    """The one-line alternative to the tower: each item's fitted events among warm users of the
-    same segment (every categorical attribute and the age quantile, coded as the tower codes
-    them), global popularity breaking ties and covering unseen segments."""
+class ServedSegments:
+    """The gateway's cold answer for users who declared attributes (recaug.serving_gateway.segments,
+    with the gateway's config): segments counted over warm users' fitted events in the gateway's
+    popularity window, the user's attributes as Feast gives them (decoded from the tower's
+    codes), global popularity of the same window filling the ranking."""
 
-    name = "segment popularity"
     padding_invariant = True
     training = False
 
-    def __init__(self, data, spec):
+    def __init__(self, data, spec, combination: str):
         import torch
 
+        from recaug.deploy.config import GatewayConfig
+        from recaug.serving_gateway.segments import SegmentPopularity
+
+        config = GatewayConfig(segment_combination=combination)
+        self.name = f"segment popularity ({combination})"
         self.user_spec = spec
-        self.global_counts = data.train_counts.astype(np.float64)
-        self.counts: dict[tuple, np.ndarray] = {}
-        keys = self.keys(spec.encode(data.user_features))
-        for u, key in enumerate(keys):
-            fitted = data.user_items[u][:int(data.fit_end[u])]
-            if len(fitted):
-                np.add.at(self.counts.setdefault(key, np.zeros_like(self.global_counts)), fitted, 1.0)
+        fitted = [(user, data.user_items[u][:end], data.user_times[u][:end])
+                  for u, (user, end) in enumerate(zip(data.users, data.fit_end.tolist())) if end]
+        events = pd.DataFrame({
+            "user_id": np.concatenate([np.repeat(user, len(items)) for user, items, _ in fitted]),
+            "item_id": [data.vocab[i] for _, items, _ in fitted for i in items.tolist()],
+            "timestamp": np.concatenate([times for _, _, times in fitted]),
+        })
+        window = config.popular_window_days * 86400
+        events = events[events["timestamp"] > events["timestamp"].max() - window]
+        popular = [(str(i), float(c)) for i, c in
+                   events.groupby("item_id").size().sort_values(ascending=False, kind="stable").items()]
+        users = data.user_features.drop(columns=["profile_embedding"], errors="ignore").assign(user_id=data.users)
+        self.segments = SegmentPopularity(events, users, config.segment_min_users, config.segment_age_bands,
+                                          config.segment_items_kept, popular, combination)
+        self.index = {item: i for i, item in enumerate(data.vocab) if item is not None}
+        self.global_row = self._row(popular)
+        self.rows: dict[tuple, np.ndarray] = {}
+        self.answered = {"segment": 0, "global": 0}
         self._torch = torch
 
-    def keys(self, user) -> list[tuple]:
-        codes = user.categorical.cpu().numpy()
-        numbers = user.numeric.cpu().numpy()
-        buckets = np.stack([np.where(np.isnan(numbers[:, i]), -1, np.searchsorted(n["edges"], numbers[:, i], side="right"))
-                            for i, n in enumerate(self.user_spec.numeric.values())], axis=1) if numbers.shape[1] \
-            else np.zeros((len(codes), 0), dtype=np.int64)
-        return [tuple(row) for row in np.concatenate([codes, buckets], axis=1).tolist()]
+    def _row(self, ranked) -> np.ndarray:
+        row = np.zeros(len(self.index) + 1)
+        for position, (item, _) in enumerate(ranked):
+            row[self.index[item]] = len(ranked) - position  # the served order, whatever the scores
+        return row
+
+    def attributes(self, user) -> list[dict]:
+        """Per row, the declared attributes the tower's codes stand for."""
+        codes, numbers = user.categorical.cpu().numpy(), user.numeric.cpu().numpy()
+        rows = []
+        for r in range(len(codes)):
+            found = {name: values[codes[r, c] - 1] for c, (name, values) in enumerate(self.user_spec.categorical.items())
+                     if codes[r, c] > 0}
+            found.update({name: float(numbers[r, c]) for c, name in enumerate(self.user_spec.numeric)
+                          if not np.isnan(numbers[r, c])})
+            rows.append(found)
+        return rows
 
     def score(self, history, timestamps, now, user=None):
-        tie_break = self.global_counts / max(self.global_counts.sum(), 1.0)
-        rows = [self.counts.get(key, self.global_counts) + tie_break for key in self.keys(user)]
+        rows = []
+        for attributes in self.attributes(user):
+            ranking = self.segments.ranking(attributes)
+            self.answered["segment" if ranking else "global"] += 1
+            if ranking is None:
+                rows.append(self.global_row)
+                continue
+            key = tuple(s.values for s in ranking.segments)
+            if key not in self.rows:
+                self.rows[key] = self._row(ranking.items)
+            rows.append(self.rows[key])
         return self._torch.from_numpy(np.stack(rows)).float().to(history.device)
 
 
@@ -140,16 +177,19 @@ def run_signal(args, signal: float) -> dict:
     base_train = TrainConfig(epochs=args.epochs, num_threads=args.threads, first_event_targets=True)
     model_base = ModelConfig(max_length=args.max_length)
     popular = MostPop.fit(data)
-    results = {"popularity (today's cold answer)": {"runs": [{
+    results = {"global popularity (no attributes)": {"runs": [{
         "cold users": metrics(evaluate_recommender(popular, cold_cases, data, base_train, model_base.max_length)),
         "warm test": metrics(evaluate_recommender(popular, data.test, data, base_train, model_base.max_length)),
     }]}}
     spec = UserFeatureSpec.fit(data.user_features)
-    segments = SegmentPopularity(data, spec)
-    results["segment popularity (one-line alternative)"] = {"runs": [{
-        "cold users": metrics(evaluate_recommender(segments, cold_cases, data, base_train, model_base.max_length)),
-        "warm test": metrics(evaluate_recommender(segments, data.test, data, base_train, model_base.max_length)),
-    }]}
+    for combination in COMBINATIONS:
+        segments = ServedSegments(data, spec, combination)
+        results[segments.name] = {"runs": [{
+            "cold users": metrics(evaluate_recommender(segments, cold_cases, data, base_train, model_base.max_length)),
+            "warm test": metrics(evaluate_recommender(segments, data.test, data, base_train, model_base.max_length)),
+        }]}
+        log.info("signal %.2f %s: %d answers from a segment, %d from global popularity (no segment with enough "
+                 "users)", signal, segments.name, segments.answered["segment"], segments.answered["global"])
     for arm in [a for a in ARMS if a in args.model_arms.split(",")]:
         config = model_base.model_copy(update={"use_user_features": arm == ARMS[0]})
         runs = []
@@ -197,8 +237,8 @@ def print_table(report: dict) -> None:
             print(f"{block['segment_signal']:>6.2f}  {name:<34} {cells[0]:>18} {cells[1]:>16} {cells[2]:>16}")
         ratios = block["ratios"]
         print(f"{'':>6}  cold-user NDCG@10: with/without tower {ratios['tower']:.2f}x, "
-              f"with tower/popularity {ratios['popularity']:.2f}x, "
-              f"segment popularity/popularity {ratios['segment_vs_popularity']:.2f}x")
+              f"with tower/popularity {ratios['popularity']:.2f}x, " + ", ".join(
+                  f"segment popularity ({c})/popularity {ratios[f'segment_{c}_vs_popularity']:.2f}x" for c in COMBINATIONS))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         cold = {name: s[name]["summary"]["cold users ndcg@10"]["mean"] for name in s}
         cold.update({arm: float("nan") for arm in ARMS if arm not in cold})
         block["ratios"] = {"tower": cold[ARMS[0]] / max(cold[ARMS[1]], 1e-12),
-                           "popularity": cold[ARMS[0]] / max(cold["popularity (today's cold answer)"], 1e-12),
-                           "segment_vs_popularity": cold["segment popularity (one-line alternative)"]
-                           / max(cold["popularity (today's cold answer)"], 1e-12)}
+                           "popularity": cold[ARMS[0]] / max(cold["global popularity (no attributes)"], 1e-12),
+                           **{f"segment_{c}_vs_popularity": cold[f"segment popularity ({c})"]
+                              / max(cold["global popularity (no attributes)"], 1e-12) for c in COMBINATIONS}}
         blocks.append(block)
     report = {
         "protocol": "cold users held out whole: empty history, target = first event, full ranking; warm users "

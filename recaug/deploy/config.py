@@ -115,10 +115,11 @@ class GatewayConfig(BaseModel):
     segment_age_bands: int = Field(
         4, ge=1, description="age segments: this many bands, cut at quantiles of the declared ages (1 = no age segments)"
     )
-    segment_combination: Literal["most_specific", "sum"] = Field(
-        "most_specific", description="how a cold user's attributes pick items (recaug.serving_gateway.segments): "
-        "most_specific = the segment of the most of their attributes together with enough users (region and age band "
-        "before region alone); sum = the item shares of their single-attribute segments summed"
+    segment_combination: Literal["sum", "most_specific", "off"] = Field(
+        "sum", description="how a cold user's declared attributes pick items (recaug.serving_gateway.segments): "
+        "sum = the item shares of their single-attribute segments summed; most_specific = the segment of the most of "
+        "their attributes together with enough users (sharper when attributes carry taste, worse when they do not: "
+        "bench/bench_profiles.py); off = global popularity for every cold user"
     )
     segment_items_kept: int = Field(
         500, ge=1, description="most interacted items kept per segment (global popularity follows them)"

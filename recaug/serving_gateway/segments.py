@@ -5,13 +5,16 @@ A segment is a set of declared attribute values: `region north`, or `region nort
 Per segment, each item's share of the segment's interactions in the popularity window.
 Only segments with at least `min_users` users active in the window are used; a user left
 with none gets global popularity. Two ways to combine a user's attributes
-(`segment_combination`):
+(`segment_combination`, `off` disables segments):
 
+- `sum` (default): the shares of the user's single-attribute segments summed: a broad
+  segment (an age band) dilutes a sharp one (a region), but noise averages out.
 - `most_specific`: the segment of the most of the user's attributes together that has
-  enough support (region and age band before region alone, ...): sharp when attributes
-  carry taste, but a small segment is noisy.
-- `sum`: the shares of the user's single-attribute segments summed: robust, but a broad
-  segment (an age band) dilutes a sharp one (a region).
+  enough support (region and age band before region alone, ...): sharpest when attributes
+  carry taste, noisiest when they do not.
+
+On the synthetic market (bench/bench_profiles.py, README "User tower") both beat global
+popularity for cold users when attributes follow taste and lose to it when they do not.
 
 Global popularity breaks ties and fills the ranking after the segment's items. All of this
 is computed once (at gateway start, from the lake); a request is a few dictionary reads,
@@ -70,7 +73,7 @@ class SegmentPopularity:
     """Per-segment item counts of one window; `ranking(attributes)` for one user."""
 
     def __init__(self, events: "pd.DataFrame", users: "pd.DataFrame", min_users: int, age_bands: int,
-                 items_kept: int, popular: Sequence[tuple[str, float]] = (), combination: Combination = "most_specific"):
+                 items_kept: int, popular: Sequence[tuple[str, float]] = (), combination: Combination = "sum"):
         """`events`: user_id, item_id of the window; `users`: user_id and the declared attributes
         (curated users table); `popular`: the global ranking (item_id, count)."""
         import numpy as np
@@ -181,12 +184,15 @@ class SegmentPopularity:
 def segment_popularity(settings: "Settings", window_days: int, popular: Sequence[tuple[str, float]]
                        ) -> SegmentPopularity | None:
     """Segments of the lake's curated interactions in the popularity window (the window of
-    `popular_items`) joined to the curated users table; None without either table."""
+    `popular_items`) joined to the curated users table; None without either table or when
+    segments are off."""
     import pandas as pd
 
     from recaug import io
 
     config = settings.deploy.gateway
+    if config.segment_combination == "off":
+        return None
     if not io.exists(settings.lake.interactions) or not io.exists(settings.lake.users):
         return None
     events = io.read_parquet(settings.lake.interactions, columns=["user_id", "item_id", "timestamp"])

@@ -44,13 +44,18 @@ def world(tmp_path_factory):
     return settings, held_out, users
 
 
-@pytest.fixture(scope="module")
-def client(world):
+@pytest.fixture(scope="module", params=["sum", "most_specific"])
+def client(world, request):
+    """The gateway with each way of combining a user's segments (deploy.gateway.segment_combination)."""
     from fastapi.testclient import TestClient
 
     from recaug.serving_gateway.app import create_app
 
-    with TestClient(create_app(world[0])) as test_client:
+    settings = world[0]
+    gateway = settings.deploy.gateway.model_copy(update={"segment_combination": request.param})
+    settings = settings.model_copy(update={"deploy": settings.deploy.model_copy(update={"gateway": gateway})})
+    with TestClient(create_app(settings)) as test_client:
+        test_client.combination = request.param
         yield test_client
 
 
@@ -87,20 +92,23 @@ def test_cold_users_of_different_segments_get_their_segments_popular_items(clien
     for user, region in ((north, "north"), (south, "south")):
         body = answers[user]
         assert body["source"] == outcomes.SEGMENT_POPULAR and body["model_version"] is None, body
-        segment = body["items"][0]["reasons"][0]["evidence"]["segment"]
-        assert segment.get("region", region) == region and set(segment) <= {"region", "age"}, segment
-        counts = segment_counts(settings, segment)
-        for item in body["items"][:3]:  # the top items are the segment's own, each with its count there
+        for item in body["items"][:3]:  # the top items are their segments' own, each with its count and rank there
             reason = item["reasons"][0]
             assert reason["kind"] == explain.POPULAR_WITH_SIMILAR_USERS, item
-            assert reason["evidence"]["segment"] == segment
+            segment = reason["evidence"]["segment"]
+            assert segment.get("region", region) == region and set(segment) <= {"region", "age"}, segment
             assert reason["text"].startswith("Popular with users like you (")
+            counts = segment_counts(settings, segment)
             assert reason["evidence"]["interactions"] == counts[item["item_id"]]
             assert f"{counts[item['item_id']]} interactions in the last 30 days" in reason["text"]
             higher = int((counts > counts[item["item_id"]]).sum())
             assert higher < reason["evidence"]["rank"] <= higher + int((counts == counts[item["item_id"]]).sum())
-        top = [counts[i["item_id"]] for i in body["items"][:3]]
-        assert top == sorted(counts, reverse=True)[:3]  # the segment's most interacted items lead (ties in any order)
+        if client.combination == "most_specific":  # one segment: its most interacted items lead (ties in any order)
+            counts = segment_counts(settings, body["items"][0]["reasons"][0]["evidence"]["segment"])
+            assert [counts[i["item_id"]] for i in body["items"][:3]] == sorted(counts, reverse=True)[:3]
+        else:  # both single-attribute segments of the user were summed
+            used = body["items"][0]["reasons"][0]["evidence"]["segments_used"]
+            assert [set(s) - {"users"} for s in used] == [{"region"}, {"age"}] and used[0]["region"] == region
 
 
 def test_segment_answers_find_more_of_what_cold_users_then_did_than_global_popularity(client, world):
