@@ -139,7 +139,8 @@ def _attributes(columns: dict[str, list], row: int) -> dict[str, Any]:
     found = {}
     for name in ATTRIBUTE_COLUMNS:
         value = columns[name][row]
-        if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+        missing = value is None or (isinstance(value, float) and value != value)
+        if missing or (isinstance(value, str) and not value.strip()):
             continue
         found[name] = value
     return found

@@ -56,8 +56,8 @@ class GatewayMetrics:
                     count, source, detail)
 
     def exposition(self) -> str:
-        lines = ["# HELP recaug_gateway_answers_total Answers to /recommend by source (model, popular, segment_popular, "
-                 "fallback:<reason>).", "# TYPE recaug_gateway_answers_total counter"]
+        lines = ["# HELP recaug_gateway_answers_total Answers to /recommend by source (model, popular, "
+                 "segment_popular, fallback:<reason>).", "# TYPE recaug_gateway_answers_total counter"]
         lines += [f'recaug_gateway_answers_total{{source="{k}"}} {v}' for k, v in self.answers.items()]
         lines += ["# HELP recaug_gateway_errors_total Dependency failures and refused requests by stable code.",
                   "# TYPE recaug_gateway_errors_total counter"]

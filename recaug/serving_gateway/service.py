@@ -97,7 +97,8 @@ class RecommendationService:
         served = self.live.served
         log.info("gateway: %s, %d popular items for cold start and fallbacks, %s",
                  f"{self.model_name} version {served.version}" if served else f"no deployed {self.model_name} yet",
-                 len(self.popular), "no user segments (segment_combination off, or no curated users table)" if self.segments is None else
+                 len(self.popular),
+                 "no user segments (segment_combination off, or no curated users table)" if self.segments is None else
                  f"{len(self.segments.segments)} user segments with at least {self.config.segment_min_users} active "
                  f"users for cold users' answers ({self.config.segment_combination})")
 
