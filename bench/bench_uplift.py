@@ -18,6 +18,9 @@ training the tower sees a profile written after the windows it predicts: in-samp
 
     .venv/bin/python bench/bench_uplift.py --backend local --budget 60 --seeds 3
     .venv/bin/python bench/bench_uplift.py --backend openai --endpoint http://127.0.0.1:8000/v1 --model NAME
+    # variants over processes (the generation cache makes the augmentation free after the first), then pool:
+    .venv/bin/python bench/bench_uplift.py --variants "no augmentation" --out /tmp/a.json   # ... then
+    .venv/bin/python bench/bench_uplift.py --merge /tmp/a.json /tmp/b.json
 """
 
 from __future__ import annotations
@@ -112,6 +115,8 @@ def run_augmentation(args, interactions: pd.DataFrame, items: pd.DataFrame, over
             seconds = time.perf_counter() - started
         finally:
             generator.close()
+    # picks the budget deferred are template stand-ins (unjudged): like the other tasks, only generated rows count
+    augmented = augmented[augmented["backend"].astype(str) == generator.backend].reset_index(drop=True)
     tasks = {"enrichment": item_stats, "profiles": profile_stats, "interactions": pick_stats}
     info = {"backend": generator.backend, "model_id": generator.model_id, "budget": args.budget,
             "llm_seconds": round(seconds, 1),
@@ -228,6 +233,37 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def merge(paths: list[str], out: str) -> int:
+    """Pool reports of variants run in separate processes (same dataset, thinning and augmentation)."""
+    reports = [io.read_json(path) for path in paths]
+    # the augmentation record of the run that prompted most (a run over a filled cache may pass --budget 0)
+    first = max(reports, key=lambda r: (r["augmentation"]["budget"], r["augmentation"]["llm_prompts"]))
+    report = {**first, "results": {}, "merged_from": paths}
+    for path, other in zip(paths, reports):
+        if (other["dataset"], other["thin_users"], other["augmentation"]["model_id"]) != (
+                report["dataset"], report["thin_users"], report["augmentation"]["model_id"]):
+            raise SystemExit(f"{path}: another dataset, thinning or LLM than the others; cannot merge")
+        report["results"].update(other["results"])
+    order = [name for name in VARIANTS if name in report["results"]]
+    report["results"] = {name: report["results"][name] for name in order}
+    if "ours, no augmentation" in report["results"]:
+        report["verdicts"] = verdicts(report["results"])
+    io.write_json(out, report)
+    print_report(report, out)
+    return 0
+
+
+def print_report(report: dict, out: str) -> None:
+    info = report["augmentation"]
+    print(f"\n## Augmentation study on {Path(report['dataset']).name} ({info['model_id']}, {info['llm_prompts']} "
+          f"LLM prompts in {info['llm_seconds']:.0f}s, {info['cache_hits']} cache hits; {report['seeds']} seeds, "
+          f"NDCG@10 / HR@10 mean ± std)\n")
+    print(table(report["results"]))
+    for name, row in report.get("verdicts", {}).items():
+        print(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    print(f"\nwrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=None, help="dataset directory or name (default: ml-latest-small)")
@@ -247,8 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="model.KEY=V, train.KEY=V or augment.KEY=V override (repeatable)")
     parser.add_argument("--out", default=str(bq.RESULTS / "uplift.json"))
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="pool reports of variants run in separate processes into --out, without training")
     args = parser.parse_args(argv)
     configure_logging()
+    if args.merge:
+        return merge(args.merge, args.out)
     dataset_dir = bq.resolve_dataset(args.dataset)
     fmt = args.format or bq.infer_format(dataset_dir)
 
@@ -311,13 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     report["machine"]["load_average_end"] = os.getloadavg()
     io.write_json(args.out, report)
-    print(f"\n## Augmentation study on {dataset_dir.name} ({augment_info['model_id']}, {augment_info['llm_prompts']} "
-          f"LLM prompts in {augment_info['llm_seconds']:.0f}s, {augment_info['cache_hits']} cache hits; "
-          f"{args.seeds} seeds, NDCG@10 / HR@10 mean ± std)\n")
-    print(table(results))
-    for name, row in report.get("verdicts", {}).items():
-        print(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
-    print(f"\nwrote {args.out}")
+    print_report(report, args.out)
     return 0
 
 
