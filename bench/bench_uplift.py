@@ -234,7 +234,8 @@ def table(results: dict) -> str:
 
 
 def merge(paths: list[str], out: str) -> int:
-    """Pool reports of variants run in separate processes (same dataset, thinning and augmentation)."""
+    """Pool reports of variants (or seeds: --set train.seed=S --seeds 1) run in separate processes (same dataset,
+    thinning and LLM); runs of one variant are pooled as seeds."""
     reports = [io.read_json(path) for path in paths]
     # the augmentation record of the run that prompted most (a run over a filled cache may pass --budget 0)
     first = max(reports, key=lambda r: (r["augmentation"]["budget"], r["augmentation"]["llm_prompts"]))
@@ -243,7 +244,12 @@ def merge(paths: list[str], out: str) -> int:
         if (other["dataset"], other["thin_users"], other["augmentation"]["model_id"]) != (
                 report["dataset"], report["thin_users"], report["augmentation"]["model_id"]):
             raise SystemExit(f"{path}: another dataset, thinning or LLM than the others; cannot merge")
-        report["results"].update(other["results"])
+        for name, result in other["results"].items():
+            pooled = report["results"].setdefault(name, {**result, "runs": []})
+            pooled["runs"] += [run for run in result["runs"] if run["seed"] not in {r["seed"] for r in pooled["runs"]}]
+    for result in report["results"].values():
+        result["summary"] = bq.aggregate(result["runs"])
+    report["seeds"] = max(len(r["runs"]) for r in report["results"].values())
     order = [name for name in VARIANTS if name in report["results"]]
     report["results"] = {name: report["results"][name] for name in order}
     if "ours, no augmentation" in report["results"]:
@@ -278,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override train.epochs (the cap of the budget rule)")
     parser.add_argument("--thin-users", type=float, default=0.2, help="share of users cut to --thin-keep fitted events")
     parser.add_argument("--thin-keep", type=int, default=3, help="fitted events a thinned user keeps")
+    parser.add_argument("--thin-seed", type=int, default=42, help="seed choosing the thinned users (not the training seed)")
     parser.add_argument("--variants", default=None, help="comma-separated subset of variant names (substring match)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -309,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     dataset = load_dataset(bq.FORMAT_ALIASES.get(fmt, fmt), str(dataset_dir))
     items = dataset.items[dataset.items["item_id"].isin(dataset.interactions["item_id"])].reset_index(drop=True)
-    interactions, thinned = thin_users(dataset.interactions, args.thin_users, args.thin_keep, train_config.seed)
+    interactions, thinned = thin_users(dataset.interactions, args.thin_users, args.thin_keep, args.thin_seed)
     base_embeddings, embed_info = bq.item_embeddings(items)
     outputs, augment_info = run_augmentation(args, interactions, items, overrides)
     enriched, enriched_items = enriched_embeddings(items, base_embeddings, outputs["enrichment"])
@@ -331,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = {k: v for k, v in VARIANTS.items() if any(w in k.lower() for w in wanted)}
     report = {"dataset": str(dataset_dir), "protocol": "leave-one-out, full ranking, history masked; thinned users "
               "form the cold-user slice", "thin_users": args.thin_users, "thin_keep": args.thin_keep,
+              "thin_seed": args.thin_seed,
               "augmentation": augment_info, "embeddings": embed_info, "train": train_config.model_dump(mode="json"),
               "model": model_base.model_dump(mode="json"), "seeds": args.seeds, "results": {},
               "machine": {"cpus": os.cpu_count(), "torch_threads": args.threads, "load_average_start": os.getloadavg()}}
