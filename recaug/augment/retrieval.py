@@ -70,17 +70,12 @@ class CoOccurrenceRetriever(Retriever):
         rows = [self.index[i] for i in dict.fromkeys(history) if i in self.index]
         found: list[tuple[str, float]] = []
         if rows:
-            # only items sharing a user score above 0: work on those, not on the whole catalogue
-            # (a dense row and a sort of every item per sparse user grew with users x items)
-            co = (self.item_user[rows] @ self.user_item).tocoo()  # shared-user counts
-            cosine = co.data / (self.norms[np.asarray(rows)][co.row] * self.norms[co.col])
-            columns, position = np.unique(co.col, return_inverse=True)
-            # rounded so equal means tie (then by id) whatever the order of summation
-            scores = np.round(np.bincount(position, weights=cosine, minlength=len(columns)) / len(rows), 6)
-            keep = (scores > 0) & ~np.isin(columns, rows)
-            columns, scores = columns[keep], scores[keep]
-            top = top_k(scores, self.items[columns], k)
-            found = [(str(self.items[columns[j]]), float(scores[j])) for j in top]
+            co = (self.item_user[rows] @ self.user_item).toarray()  # [len(rows), n_items] shared-user counts
+            cosine = co / (self.norms[rows][:, None] * self.norms[None, :])
+            scores = cosine.mean(axis=0)
+            scores[rows] = 0.0
+            top = np.lexsort((self.items, -scores))[:k]
+            found = [(str(self.items[j]), float(scores[j])) for j in top if scores[j] > 0]
         return self.popularity.fill(found, set(history), k)
 
 
@@ -109,19 +104,5 @@ class EmbeddingRetriever(Retriever):
         user /= max(float(np.linalg.norm(user)), 1e-12)
         scores = (self.matrix @ user + 1.0) / 2.0
         scores[rows] = -1.0
-        top = top_k(scores, self.items, k)
+        top = np.lexsort((self.items, -scores))[:k]
         return [(str(self.items[j]), float(scores[j])) for j in top if scores[j] > 0 and self.items[j] not in history]
-
-
-def top_k(scores: "np.ndarray", ids: "np.ndarray", k: int) -> "np.ndarray":
-    """Positions of the k best scores, ties by id: sorts only the scores that can reach the
-    top k (every one tied with the k-th kept), not the whole catalogue."""
-    import numpy as np
-
-    if len(scores) > k > 0:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        contenders = np.flatnonzero(scores >= kth)
-    else:
-        contenders = np.arange(len(scores))
-    order = np.lexsort((ids[contenders], -scores[contenders]))[:max(k, 0)]
-    return contenders[order]
