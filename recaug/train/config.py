@@ -62,8 +62,9 @@ class TrainConfig(BaseModel):
     augmented_weight: float = Field(0.5, description="loss weight of an augmented target (times its confidence)")
     hard_negatives: bool = Field(
         False, description="add a BPR term pushing each user's LLM-proposed negative (augment's pick task: the "
-        "candidate the user would least like) below every fitted target of that user. Off by default until it is "
-        "shown to help (bench/bench_llm_signals.py, README Model)"
+        "candidate the user would least like) below every fitted target of that user. Off by default: on "
+        "ml-latest-small (template negatives, seeds 42/43, 5 epochs) validation NDCG@10 .0419 vs .0408 without, "
+        "test .0370 vs .0415 (bench/bench_llm_signals.py, README Model)"
     )
     hard_negative_weight: float = Field(
         0.5, ge=0.0, description="weight of the hard-negative BPR term, relative to a target's cross-entropy"
