@@ -82,7 +82,8 @@ def test_redis_serves_the_same_contexts_as_sqlite(sqlite_settings, redis_setting
         assert all(c.known and c.history_item_ids for c in got[:-1])
     nobody = get_user_context(["nobody"], redis_settings, with_profile=True)[0]
     assert nobody.model_dump() == {"user_id": "nobody", "known": False, "history_item_ids": [],
-                                   "history_timestamps": [], "behaviour": {}, "profile_embedding": None}
+                                   "history_timestamps": [], "attributes": {}, "behaviour": {},
+                                   "profile_embedding": None}
     item_ids = ["i000", "i029", "missing"]
     assert get_items(item_ids, redis_settings) == get_items(item_ids, sqlite_settings)
 
