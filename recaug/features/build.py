@@ -82,9 +82,10 @@ def build_features(settings: "Settings") -> FeatureBuildResult:
     events = inputs.interactions
     log.info("features: fusing %d events (%d augmented) of %d users",
              len(events), int((events["source"] != "observed").sum()), events["user_id"].nunique())
+    llm_attributes, llm_attribute_stats = attribute_columns(inputs.item_enrichment)
     builders = {
         "item_content": lambda: item_tables.item_content(
-            events, inputs.items, inputs.item_enrichment, inputs.item_embeddings, cfg.embedding_dim),
+            events, inputs.items, inputs.item_enrichment, inputs.item_embeddings, cfg.embedding_dim, llm_attributes),
         "item_popularity": lambda: item_tables.item_popularity(events, cfg.snapshot_every, cfg.popularity_window_days),
         "user_behaviour": lambda: user_tables.user_behaviour(events, inputs.items, cfg.snapshot_every, cfg.top_categories),
         "user_history": lambda: user_tables.user_history(events, cfg.snapshot_every, cfg.history_length),
@@ -104,7 +105,7 @@ def build_features(settings: "Settings") -> FeatureBuildResult:
         skipped=False, inputs_hash=inputs_hash, include_augmented=cfg.include_augmented,
         n_events=len(events), n_users=int(events["user_id"].nunique()),
         n_items=summaries["item_content"].rows, items_without_embedding=items_without_embedding, tables=summaries,
-        llm_attributes=attribute_columns(inputs.item_enrichment)[1],
+        llm_attributes=llm_attribute_stats,
     )
     io.write_json(features_url(settings, MANIFEST), result.model_dump(mode="json"))
     return result

@@ -21,8 +21,11 @@ def item_content(
     enrichment: "pd.DataFrame | None",
     embeddings: "Embeddings | None",
     default_dim: int,
+    attributes: "pd.DataFrame | None" = None,
 ) -> "pd.DataFrame":
     """One row per catalogue or interacted item, keyed at the time it was first seen.
+
+    `attributes` is `attribute_columns(enrichment)[0]` when the caller already parsed it.
 
     Items without an embedding get a zero vector and `has_embedding=False`, so the table
     keeps one fixed vector length and consumers can tell real vectors from fillers.
@@ -42,7 +45,8 @@ def item_content(
 
     for column, values in _enrichment_columns(enrichment).items():
         out[column] = out["item_id"].map(values).fillna("") if values else ""
-    attributes, _ = attribute_columns(enrichment)
+    if attributes is None:
+        attributes, _ = attribute_columns(enrichment)
     attributes = attributes.set_index("item_id")
     for column in ATTRIBUTE_COLUMNS:
         out[column] = out["item_id"].map(attributes[column]).fillna("")
