@@ -18,9 +18,7 @@ from recaug.features.config import RedisOnlineStoreConfig
 from recaug.features.online import get_items, get_user_context
 from recaug.features.repo import FeastRepo
 from recaug.features.store import apply_definitions, materialize
-from recaug.settings import load_settings
 
-from production_services import feast_redis_connection_string, unique_name
 from feature_market import DAY, marketplace, write_tables
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -30,25 +28,6 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 def sqlite_settings(settings):
     """The conftest's lake: the embedded SQLite online store."""
     return settings
-
-
-@pytest.fixture
-def redis_settings(settings, tmp_path, redis_url, redis_client, monkeypatch):
-    """A second lake whose online store is Redis, configured as docs/PRODUCTION.md
-    says: environment variables only; Feast expands $RECAUG_REDIS_URL itself."""
-    project = unique_name("recaug_test")
-    monkeypatch.setenv("RECAUG_FEATURES__ONLINE_STORE__TYPE", "redis")
-    monkeypatch.setenv("RECAUG_FEATURES__PROJECT", project)
-    monkeypatch.setenv("RECAUG_REDIS_URL", feast_redis_connection_string(redis_url))
-    redis_settings = load_settings({"lake_root": str(tmp_path / "redis-lake"), "run_id": "test-run"})
-    redis_settings.lake.ensure()
-    yield redis_settings
-    repo = FeastRepo(redis_settings)
-    if repo.registry_exists():
-        repo.open_store().teardown()
-    leftovers = list(redis_client.scan_iter(match=b"*" + project.encode()))
-    if leftovers:
-        redis_client.delete(*leftovers)
 
 
 def project_keys(client, settings) -> list[bytes]:

@@ -8,32 +8,12 @@ import pytest
 from recaug.features.build import build_features
 from recaug.features.erase import user_entity_keys
 from recaug.features.online import get_user_context
-from recaug.features.repo import FeastRepo
 from recaug.features.store import apply_definitions, materialize
 from recaug.privacy.forget import forget_users
-from recaug.settings import load_settings
 
-from production_services import feast_redis_connection_string, unique_name
 from feature_market import marketplace, write_tables
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-
-
-@pytest.fixture
-def redis_settings(settings, tmp_path, redis_url, redis_client, monkeypatch):
-    project = unique_name("recaug_forget")
-    monkeypatch.setenv("RECAUG_FEATURES__ONLINE_STORE__TYPE", "redis")
-    monkeypatch.setenv("RECAUG_FEATURES__PROJECT", project)
-    monkeypatch.setenv("RECAUG_REDIS_URL", feast_redis_connection_string(redis_url))
-    redis_settings = load_settings({"lake_root": str(tmp_path / "redis-lake"), "run_id": "test-run"})
-    redis_settings.lake.ensure()
-    yield redis_settings
-    repo = FeastRepo(redis_settings)
-    if repo.registry_exists():
-        repo.open_store().teardown()
-    leftovers = list(redis_client.scan_iter(match=b"*" + project.encode()))
-    if leftovers:
-        redis_client.delete(*leftovers)
 
 
 def test_forget_deletes_the_users_redis_hash_only(redis_settings, redis_client):
