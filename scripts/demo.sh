@@ -10,7 +10,7 @@
 # on CPU) needs ~35 s per item prompt on a busy 2-core machine, so the demo gives it 8 item
 # enrichments; every other text gets its template and is marked `deferred` (later runs
 # generate it from the cache onward). The full budget of params.yaml:
-#   DEMO_CONF='{"augment_budget": 200, "overrides": {}}'   (hours on CPU, minutes on a GPU)
+#   DEMO_CONF='{"augment_budget": 200, "overrides": {}}'   (~15 minutes on 2 free CPU cores, far longer on a loaded host)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
