@@ -33,6 +33,9 @@ item_content = FeatureView(
         Field(name="embedding", dtype=Array(Float32), description="text embedding; zeros when missing"),
         Field(name="has_embedding", dtype=Bool),
         Field(name="encoder", dtype=String, description="encoder name@version of the embedding"),
+        # attributes the LLM wrote for the item (recaug.features.enrichment), "" when none parsed
+        *(Field(name=f"llm_{key}", dtype=String, description=f"LLM-written {key} attribute")
+          for key in ("audience", "style", "mood", "use", "material", "color", "era", "genre")),
     ],
     source=item_content_source,
     online=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from recaug.features.enrichment import COLUMNS as ATTRIBUTE_COLUMNS
-from recaug.features.enrichment import attribute_columns
 from recaug.features.snapshots import buckets, unix_seconds, visible_at
 from recaug.features.tables import TIMESTAMP
 
@@ -21,11 +20,12 @@ def item_content(
     enrichment: "pd.DataFrame | None",
     embeddings: "Embeddings | None",
     default_dim: int,
-    attributes: "pd.DataFrame | None" = None,
+    attributes: "pd.DataFrame",
 ) -> "pd.DataFrame":
     """One row per catalogue or interacted item, keyed at the time it was first seen.
 
-    `attributes` is `attribute_columns(enrichment)[0]` when the caller already parsed it.
+    `attributes` is `attribute_columns(enrichment)[0]` (parsed once by the caller, which
+    also reports what did not parse).
 
     Items without an embedding get a zero vector and `has_embedding=False`, so the table
     keeps one fixed vector length and consumers can tell real vectors from fillers.
@@ -45,8 +45,6 @@ def item_content(
 
     for column, values in _enrichment_columns(enrichment).items():
         out[column] = out["item_id"].map(values).fillna("") if values else ""
-    if attributes is None:
-        attributes, _ = attribute_columns(enrichment)
     attributes = attributes.set_index("item_id")
     for column in ATTRIBUTE_COLUMNS:
         out[column] = out["item_id"].map(attributes[column]).fillna("")

@@ -44,7 +44,13 @@ class TrainConfig(BaseModel):
         "better (and resets patience): a relative threshold means the same on datasets whose NDCG differs by 3x"
     )
     max_seconds: float | None = Field(
-        None, gt=0, description="stop after the epoch that passes this much training time (this process; None = no limit)"
+        None, gt=0, description="training time budget of this process (None = no limit): the epoch that passes it "
+        "ends at the next step, is validated, and training stops"
+    )
+    max_steps_per_epoch: int | None = Field(
+        None, gt=0, description="at most this many batches per epoch, a fresh random share of the windows each "
+        "epoch (None = all): on large data an epoch of every window takes hours, and validation (early stopping, "
+        "the kept best weights) should come every few thousand steps instead"
     )
     device: str = Field("auto", description="auto (CUDA if present, else CPU), cpu, cuda, cuda:1 ...")
     amp: bool = Field(

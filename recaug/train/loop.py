@@ -133,9 +133,15 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             break
         epoch_started = time.perf_counter()
         model.train()
-        total_loss, total_weight, pruned = 0.0, 0.0, 0
+        total_loss, total_weight, pruned, steps = 0.0, 0.0, 0, 0
         batches = training_batches(lengths, config.batch_size, config.seed * 1000 + epoch, model.padding_invariant)
+        if config.max_steps_per_epoch is not None:
+            batches = batches[:config.max_steps_per_epoch]
         for step, rows in enumerate(batches):
+            if config.max_seconds is not None and step and time.perf_counter() - started >= config.max_seconds:
+                log.info("%s epoch %d: time budget train.max_seconds=%s reached after %d of %d steps", model.name,
+                         epoch, config.max_seconds, step, len(batches))
+                break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, epoch - 1 + step / len(batches)) * group["lr_scale"]
             length = int(lengths[rows].max()) if model.padding_invariant else windows.inputs.shape[1]
@@ -160,11 +166,12 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             scaler.step(optimizer)
             scaler.update()
             total_loss += float(loss.detach()) * float(weights.sum())
+            steps += 1
             total_weight += float(weights.sum())
         valid = evaluate_recommender(model, data.valid, data, config, model.config.max_length, device)["overall"]
         score = valid.get(SELECTION_METRIC, 0.0)
         row = {"epoch": epoch, "loss": total_loss / max(total_weight, 1e-8), "valid_ndcg@10": score,
-               "valid_hr@10": valid.get("hr@10", 0.0), "pruned": pruned,
+               "valid_hr@10": valid.get("hr@10", 0.0), "pruned": pruned, "steps": steps,
                "seconds": time.perf_counter() - epoch_started}
         result.history.append(row)
         if stopper.update(epoch, score, time.perf_counter() - started):

@@ -3,8 +3,6 @@ and of bench/bench_explain.py."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
@@ -17,26 +15,16 @@ MODEL_NAME = "recaug_explain"
 def explain_settings(root, triton_home, model: dict, epochs: int, top_k: int):
     """Settings of a lake under `root` (created): 16-d topic text vectors without augmented
     data, the given model and epochs, the local Triton at `triton_home`; no params.yaml is read."""
-    from recaug.settings import PARAMS_ENV, load_settings
+    from gateway_helpers import settings_without_params
 
-    previous = os.environ.get(PARAMS_ENV)
-    os.environ[PARAMS_ENV] = str(root / "no-params.yaml")
-    try:
-        settings = load_settings({
-            "lake_root": str(root / "lake"), "run_id": "explain-1",
-            "features": {"embedding_dim": 16, "include_augmented": False},
-            "model": model, "train": {"epochs": epochs, "batch_size": 32, "num_threads": 2},
-            "export": {"top_k": top_k, "parity_batch_sizes": [2], "parity_lengths": [5]},
-            "deploy": {"model_name": MODEL_NAME, "target": {"type": "local", "home": str(triton_home)},
-                       "gateway": {"triton_timeout_s": 2.0, "features_timeout_s": 5.0}},
-        })
-    finally:
-        if previous is None:
-            del os.environ[PARAMS_ENV]
-        else:
-            os.environ[PARAMS_ENV] = previous
-    settings.lake.ensure()
-    return settings
+    return settings_without_params(root, {
+        "lake_root": str(root / "lake"), "run_id": "explain-1",
+        "features": {"embedding_dim": 16, "include_augmented": False},
+        "model": model, "train": {"epochs": epochs, "batch_size": 32, "num_threads": 2},
+        "export": {"top_k": top_k, "parity_batch_sizes": [2], "parity_lengths": [5]},
+        "deploy": {"model_name": MODEL_NAME, "target": {"type": "local", "home": str(triton_home)},
+                   "gateway": {"triton_timeout_s": 2.0, "features_timeout_s": 5.0}},
+    })
 
 
 def market_tables(synth) -> dict[str, pd.DataFrame]:

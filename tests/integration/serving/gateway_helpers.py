@@ -22,27 +22,17 @@ import pandas as pd
 START = pd.Timestamp("2026-03-02 09:00", tz="UTC")
 
 
-def gateway_test_settings(root, model_name: str, triton_home, triton_timeout_s: float, features_timeout_s: float,
-                          versions_loaded: int | None = None, top_k: int = 10):
-    """Settings of a gateway test world: a lake under `root` (created), 16-d features without
-    augmented data, a small export, the local Triton at `triton_home`; no params.yaml is read."""
+def settings_without_params(root, config: dict):
+    """`load_settings(config)` with the lake created and no params.yaml read (the variable
+    naming it points at a missing file only while the settings are built)."""
     import os
 
     from recaug.settings import PARAMS_ENV, load_settings
 
-    deploy = {"model_name": model_name, "target": {"type": "local", "home": str(triton_home)},
-              "gateway": {"triton_timeout_s": triton_timeout_s, "features_timeout_s": features_timeout_s}}
-    if versions_loaded is not None:
-        deploy["served"] = {"versions_loaded": versions_loaded}
     previous = os.environ.get(PARAMS_ENV)
     os.environ[PARAMS_ENV] = str(root / "no-params.yaml")
     try:
-        settings = load_settings({
-            "lake_root": str(root / "lake"),
-            "features": {"embedding_dim": 16, "include_augmented": False},
-            "export": {"top_k": top_k, "parity_batch_sizes": [2], "parity_lengths": [5]},
-            "deploy": deploy,
-        })
+        settings = load_settings(config)
     finally:
         if previous is None:
             del os.environ[PARAMS_ENV]
@@ -50,6 +40,22 @@ def gateway_test_settings(root, model_name: str, triton_home, triton_timeout_s: 
             os.environ[PARAMS_ENV] = previous
     settings.lake.ensure()
     return settings
+
+
+def gateway_test_settings(root, model_name: str, triton_home, triton_timeout_s: float, features_timeout_s: float,
+                          versions_loaded: int | None = None, top_k: int = 10):
+    """Settings of a gateway test world: a lake under `root` (created), 16-d features without
+    augmented data, a small export, the local Triton at `triton_home`; no params.yaml is read."""
+    deploy = {"model_name": model_name, "target": {"type": "local", "home": str(triton_home)},
+              "gateway": {"triton_timeout_s": triton_timeout_s, "features_timeout_s": features_timeout_s}}
+    if versions_loaded is not None:
+        deploy["served"] = {"versions_loaded": versions_loaded}
+    return settings_without_params(root, {
+        "lake_root": str(root / "lake"),
+        "features": {"embedding_dim": 16, "include_augmented": False},
+        "export": {"top_k": top_k, "parity_batch_sizes": [2], "parity_lengths": [5]},
+        "deploy": deploy,
+    })
 
 
 def write_marketplace(settings, items: list[str], n_users: int = 40, n_events: int = 1200, seed: int = 11) -> pd.DataFrame:

@@ -5,6 +5,7 @@ import pandas as pd
 
 from recaug.data.schemas import INTERACTIONS, ITEMS, conform
 from recaug.features import item_tables
+from recaug.features.enrichment import attribute_columns
 from recaug.features.inputs import Embeddings
 
 T0 = pd.Timestamp("2026-03-02 10:00", tz="UTC")
@@ -16,6 +17,10 @@ def events(rows):
     return conform(frame, INTERACTIONS)
 
 
+def content(ev, items, enrichment, embeddings, default_dim):
+    return item_tables.item_content(ev, items, enrichment, embeddings, default_dim, attribute_columns(enrichment)[0])
+
+
 def test_content_fills_missing_embeddings_with_flagged_zeros():
     items = conform(pd.DataFrame({
         "item_id": ["x", "y"], "title": ["X", "Y"], "first_seen": [T0 - D, T0 + 5 * D],
@@ -23,7 +28,7 @@ def test_content_fills_missing_embeddings_with_flagged_zeros():
     ev = events([("a", "y", T0 + D), ("a", "w", T0 + 2 * D)])  # w: interacted but not in the catalogue
     enrichment = pd.DataFrame({"item_id": ["x"], "keywords": ["k1|k2"], "description": ["An x, written by the LLM."]})
     embeddings = Embeddings(ids=["x"], encoders=["enc@2"], vectors=np.full((1, 4), 0.5, dtype=np.float32))
-    table = item_tables.item_content(ev, items, enrichment, embeddings, default_dim=8).set_index("item_id")
+    table = content(ev, items, enrichment, embeddings, default_dim=8).set_index("item_id")
 
     assert list(table.loc["x"].embedding) == [0.5] * 4 and table.loc["x"].has_embedding
     assert table.loc["x"].encoder == "enc@2" and table.loc["x"].keywords == "k1|k2"
@@ -43,14 +48,14 @@ def test_content_serves_only_descriptions_the_llm_wrote():
     enrichment = pd.DataFrame({"item_id": ["x", "y", "z"], "keywords": ["kx", "ky", "kz"],
                                "description": ["Written by the LLM.", "Template for y.", "Template for z."],
                                "fallback": [False, True, False], "deferred": [False, False, True]})
-    table = item_tables.item_content(ev, items, enrichment, None, default_dim=4).set_index("item_id")
+    table = content(ev, items, enrichment, None, default_dim=4).set_index("item_id")
     assert table["llm_description"].to_dict() == {"x": "Written by the LLM.", "y": "", "z": ""}
     assert table["keywords"].to_dict() == {"x": "kx", "y": "ky", "z": "kz"}
 
 
 def test_content_without_any_embeddings_uses_configured_length():
     ev = events([("a", "x", T0)])
-    table = item_tables.item_content(ev, conform(pd.DataFrame({"item_id": [], "title": []}), ITEMS), None, None, default_dim=8)
+    table = content(ev, conform(pd.DataFrame({"item_id": [], "title": []}), ITEMS), None, None, default_dim=8)
     assert len(table.iloc[0].embedding) == 8 and not table.iloc[0].has_embedding
 
 

@@ -53,3 +53,13 @@ def test_definitions_read_their_data_location_from_the_settings(settings):
     assert {s.name for s in contents.feature_services} == {
         "training", "training_users", "user_serving", "user_serving_personal", "user_serving_full", "item_lookup"}
     assert "RECAUG_FEAST_DATA" not in os.environ  # the environment is restored after loading
+
+
+def test_every_feature_table_column_is_a_feast_feature(settings):
+    """A column the build writes but no view declares never reaches Feast's joins or the online store."""
+    from recaug.features.tables import TABLES
+
+    views = {view.name: view for view in FeastRepo(settings).load_definitions().feature_views}
+    for table, (_, columns) in TABLES.items():
+        declared = {field.name for field in views[table].schema}
+        assert {name for name, _ in columns} <= declared, table

@@ -110,6 +110,30 @@ def test_a_run_still_improving_at_the_cap_is_flagged(market, tiny_model_config, 
     assert "still improving" in result.warning
 
 
+def test_a_step_budget_trains_a_fresh_share_of_the_windows_each_epoch(market, tiny_model_config, tiny_train_config):
+    interactions, items, _ = market
+    data = build_sequences(interactions, items)
+    config = tiny_train_config.model_copy(update={"epochs": 2, "max_steps_per_epoch": 2})
+    full = fit(FusionSASRec(tiny_model_config, data.num_items, data.item_features()), data,
+               config.model_copy(update={"epochs": 1, "max_steps_per_epoch": None}))
+    assert full.history[0]["steps"] > 2
+    result = fit(FusionSASRec(tiny_model_config, data.num_items, data.item_features()), data, config)
+    assert [row["steps"] for row in result.history] == [2, 2]  # validated after each short epoch
+    windows = data.training_windows(tiny_model_config.max_length)
+    lengths = (windows.targets > 0).sum(axis=1)
+    first, second = (training_batches(lengths, config.batch_size, config.seed * 1000 + e)[:2] for e in (1, 2))
+    assert set(np.concatenate(first)) != set(np.concatenate(second))
+
+
+def test_the_time_budget_ends_an_epoch_between_steps(market, tiny_model_config, tiny_train_config):
+    interactions, items, _ = market
+    data = build_sequences(interactions, items)
+    config = tiny_train_config.model_copy(update={"epochs": 3, "max_seconds": 1e-9})
+    result = fit(FusionSASRec(tiny_model_config, data.num_items, data.item_features()), data, config)
+    assert [row["steps"] for row in result.history] == [1]  # one step, then the budget is spent
+    assert result.stop_reason == "time" and result.best_epoch == 1
+
+
 def test_position_losses_are_cross_entropy_over_real_items_only():
     from recaug.models.config import ModelConfig
     from recaug.models.layers import ItemFeatures
