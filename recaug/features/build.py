@@ -21,7 +21,7 @@ from recaug import io
 from recaug.features import item_tables, user_tables
 from recaug.features.enrichment import AttributeStats, attribute_columns
 from recaug.features.inputs import input_urls, load_inputs
-from recaug.features.tables import TABLES, TIMESTAMP, row_fingerprints, to_arrow
+from recaug.features.tables import TABLES, TIMESTAMP, row_digests, to_arrow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,15 +173,20 @@ def _read_existing(url: str, schema: "pa.Schema") -> "pa.Table | None":
 
 def _diff(new: "pa.Table", old: "pa.Table | None") -> tuple[int, datetime | None]:
     """Rows that differ between versions and the oldest event_timestamp among them."""
-    new_rows = row_fingerprints(new)
+    import numpy as np
+    import pyarrow as pa
+
+    new_digests = row_digests(new)
     if old is None:
-        changed = new_rows
+        changed = [new.column(TIMESTAMP)]
     else:
-        merged = new_rows.merge(row_fingerprints(old), how="outer", indicator=True)
-        changed = merged[merged["_merge"] != "both"]
-    if changed.empty:
+        old_digests = row_digests(old)
+        changed = [new.column(TIMESTAMP).filter(pa.array(~np.isin(new_digests, old_digests))),
+                   old.column(TIMESTAMP).filter(pa.array(~np.isin(old_digests, new_digests)))]
+    count = sum(len(c) for c in changed)
+    if count == 0:
         return 0, None
-    return len(changed), changed[TIMESTAMP].min().to_pydatetime()
+    return count, min(_ts(c, "min") for c in changed if len(c))
 
 
 def _ts(column, how: str) -> datetime | None:

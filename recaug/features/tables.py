@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from recaug.features.enrichment import COLUMNS as ATTRIBUTE_COLUMNS
 
 if TYPE_CHECKING:
@@ -67,37 +69,55 @@ def to_arrow(table: str, df: "pd.DataFrame") -> "pa.Table":
     import pyarrow as pa
 
     schema = arrow_schema(table)
-    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    # without pandas' metadata: readers get plain lists, not the Arrow-backed dtype a builder used
+    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False).replace_schema_metadata(None)
 
 
-def row_fingerprints(table: "pa.Table") -> "pd.DataFrame":
-    """(key, event_timestamp, hash of the whole row) for every row, to find changed rows."""
-    import hashlib
+def row_digests(table: "pa.Table") -> "np.ndarray":
+    """A 64-bit hash of every row by value, over all columns, to find changed rows.
 
+    Computed on the Arrow buffers: strings through their dictionary, lists from their flat
+    values and offsets, so a table of millions of history lists is hashed without one
+    Python object per cell or element.
+    """
     import numpy as np
+
+    digest = np.zeros(table.num_rows, dtype=np.uint64)
+    for column in table.itercolumns():
+        digest = digest * np.uint64(1_000_003) ^ _value_hashes(column.combine_chunks())
+    return digest
+
+
+_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+_POSITION_STEP = np.uint64(0xC2B2AE3D27D4EB4F)
+_MIX = np.uint64(0x165667B19E3779F9)
+
+
+def _value_hashes(array: "pa.Array") -> "np.ndarray":
+    """uint64 per element of `array` by value; nulls hash alike, lists by their elements in order."""
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    frame = table.to_pandas()
-    digest = np.zeros(len(frame), dtype=np.uint64)
-    for column in frame.columns:
-        values = frame[column]
-        if pa.types.is_list(table.schema.field(column).type):
-            values = values.map(lambda v: hashlib.blake2b(_list_bytes(v), digest_size=8).hexdigest())
-        hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        digest = digest * np.uint64(1_000_003) ^ hashed
-    key = table.schema.names[0]
-    return pd.DataFrame({key: frame[key], TIMESTAMP: frame[TIMESTAMP], "fingerprint": digest})
-
-
-
-def _list_bytes(value) -> bytes:
-    """Bytes of one list cell by value (an object array's own bytes would be pointers)."""
-    import numpy as np
-
-    if value is None:
-        return b""
-    array = np.asarray(value)
-    if array.dtype == object:
-        return "\x1f".join(map(str, array.tolist())).encode()
-    return array.tobytes()
+    kind = array.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        offsets = array.offsets.to_numpy().astype(np.int64)
+        elements = _value_hashes(array.values)[offsets[0]:offsets[-1]]
+        positions = np.arange(len(elements), dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], np.diff(offsets))
+        with np.errstate(over="ignore"):
+            mixed = (elements + positions.astype(np.uint64) * _POSITION_STEP) * _MIX
+            sums = np.concatenate([[np.uint64(0)], np.cumsum(mixed, dtype=np.uint64)])
+            hashed = sums[offsets[1:] - offsets[0]] - sums[offsets[:-1] - offsets[0]]
+        hashed ^= pd.util.hash_array(np.diff(offsets))
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
+        encoded = pc.dictionary_encode(array)
+        words = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False))
+        hashed = words[encoded.indices.fill_null(0).to_numpy()] if len(words) else np.zeros(len(array), np.uint64)
+    else:
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_duration(kind):
+            array = array.cast(pa.int64())
+        filled = array.fill_null(False if pa.types.is_boolean(array.type) else 0) if array.null_count else array
+        hashed = pd.util.hash_array(filled.to_numpy(zero_copy_only=False))
+    if array.null_count:
+        hashed = np.where(array.is_null().to_numpy(zero_copy_only=False), _NULL_HASH, hashed)
+    return hashed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from recaug.data.schemas import AUGMENTED, MULTI_VALUE_SEPARATOR, OBSERVED
+from recaug.features.cumulative import CHUNK_CELLS, first_rows, list_column, running_counts
 from recaug.features.snapshots import buckets, unix_seconds, visible_at
 from recaug.features.tables import TIMESTAMP
 
@@ -46,12 +47,12 @@ def user_behaviour(events: "pd.DataFrame", items: "pd.DataFrame", every: str, to
     span_hours = (out["last_ts"] - out["first_ts"]).dt.total_seconds() / 3600.0
     out["mean_gap_hours"] = np.where(out["n_events"] > 1, span_hours / (out["n_events"] - 1).clip(lower=1), np.nan)
 
-    counts = out["n_events"].to_numpy(dtype=np.float64)[:, None]
-    hours = _cumulative_counts(ev, ev["timestamp"].dt.hour, range(24), per_bucket.index)
-    weekdays = _cumulative_counts(ev, ev["timestamp"].dt.weekday, range(7), per_bucket.index)
-    out["hour_shares"] = list((hours / counts).astype(np.float32))
-    out["weekday_shares"] = list((weekdays / counts).astype(np.float32))
-    out["top_categories"], out["top_category_shares"] = _top_categories(ev, items, per_bucket.index, top_k)
+    snapshot = ev.groupby(KEYS, sort=True).ngroup().to_numpy()  # each event's row of `out`
+    user_first = first_rows(per_bucket.index.codes[0])
+    n_events = out["n_events"].to_numpy(dtype=np.float64)
+    out["hour_shares"] = _shares(snapshot, ev["timestamp"].dt.hour.to_numpy(), 24, user_first, n_events)
+    out["weekday_shares"] = _shares(snapshot, ev["timestamp"].dt.weekday.to_numpy(), 7, user_first, n_events)
+    out["top_categories"], out["top_category_shares"] = _top_categories(ev, items, snapshot, user_first, top_k)
 
     out[TIMESTAMP] = visible_at(out["last_ts"])
     out["first_event_unix"] = unix_seconds(out["first_ts"])
@@ -61,16 +62,25 @@ def user_behaviour(events: "pd.DataFrame", items: "pd.DataFrame", every: str, to
     return out
 
 
-def _cumulative_counts(ev: "pd.DataFrame", category: "pd.Series", columns, index) -> "np.ndarray":
-    """Running count of events per value of `category`, aligned to the (user, bucket) index."""
-    counts = ev.groupby([ev["user_id"], ev["bucket"], category.rename("value")]).size().unstack(fill_value=0)
-    counts = counts.reindex(index=index, columns=list(columns), fill_value=0)
-    return counts.groupby(level="user_id").cumsum().to_numpy(dtype="float64")
-
-
-def _top_categories(ev: "pd.DataFrame", items: "pd.DataFrame", index, top_k: int):
-    """The user's most frequent item categories so far and their share of category mentions."""
+def _shares(snapshot: "np.ndarray", codes: "np.ndarray", width: int, user_first: "np.ndarray",
+            totals: "np.ndarray") -> "pd.Series":
+    """Per snapshot, the share of the user's events so far with each code 0..width-1 (a list column)."""
     import numpy as np
+    import pyarrow as pa
+
+    shares = np.empty((len(user_first), width), dtype=np.float32)
+    for start, stop, counts in running_counts(snapshot, codes.astype(np.int64), width, user_first):
+        shares[start:stop] = counts / totals[start:stop, None]
+    return list_column(np.full(len(user_first), width), pa.array(shares.reshape(-1)))
+
+
+def _top_categories(ev: "pd.DataFrame", items: "pd.DataFrame", snapshot: "np.ndarray", user_first: "np.ndarray",
+                    top_k: int) -> tuple["pd.Series", "pd.Series"]:
+    """The user's most frequent item categories so far and their share of category mentions
+    (ties: the category first in alphabetical order), as list columns."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
     categories = (
         items[["item_id", "categories"]].dropna()
@@ -79,22 +89,38 @@ def _top_categories(ev: "pd.DataFrame", items: "pd.DataFrame", index, top_k: int
         .assign(category=lambda d: d["category"].str.strip())
     )
     categories = categories[categories["category"].fillna("") != ""]
-    mentions = ev[["user_id", "bucket", "item_id"]].merge(categories[["item_id", "category"]], on="item_id")
-    if mentions.empty:
-        return [[] for _ in range(len(index))], [np.zeros(0, dtype=np.float32) for _ in range(len(index))]
-    counts = mentions.groupby(["user_id", "bucket", "category"]).size().unstack(fill_value=0)
-    counts = counts.reindex(index=index, fill_value=0).groupby(level="user_id").cumsum()
-    names = np.asarray(counts.columns, dtype=object)
-    matrix = counts.to_numpy(dtype=np.float64)
-    totals = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
-    order = np.argsort(-matrix, axis=1, kind="stable")[:, :top_k]
-    top_names, top_shares = [], []
-    for row, columns in enumerate(order):
-        columns = columns[matrix[row, columns] > 0]
-        top_names.append(names[columns].tolist())
-        top_shares.append(shares[row, columns].astype(np.float32))
-    return top_names, top_shares
+    names = np.array(sorted(categories["category"].unique()), dtype=object)
+    # item -> its category codes (a CSR: item_start[i]..item_start[i + 1] in category_codes)
+    item_codes, item_index = pd.factorize(categories["item_id"], sort=True)
+    order = np.argsort(item_codes, kind="stable")
+    category_codes = np.searchsorted(names, categories["category"].to_numpy(dtype=object)[order]).astype(np.int64)
+    item_start = np.searchsorted(item_codes[order], np.arange(len(item_index) + 1))
+    lengths = np.zeros(len(user_first), dtype=np.int64)
+    if top_k <= 0 or not len(names):
+        return list_column(lengths, pa.array([], pa.string())), list_column(lengths, pa.array([], pa.float32()))
+    event_item = item_index.get_indexer(ev["item_id"])
+    known = event_item >= 0
+    per_event = np.zeros(len(ev), dtype=np.int64)
+    per_event[known] = np.diff(item_start)[event_item[known]]
+    # one mention per (event, category of its item): the event's snapshot row and the category's code
+    shift = np.where(known, item_start[np.maximum(event_item, 0)], 0) - (np.cumsum(per_event) - per_event)
+    codes = category_codes[np.arange(per_event.sum()) + np.repeat(shift, per_event)]
+    rows = np.repeat(snapshot, per_event)
+
+    top_codes, top_shares = [], []
+    width, k = len(names), min(top_k, len(names))
+    for start, stop, counts in running_counts(rows, codes, width, user_first):
+        key = counts * width + (width - 1 - np.arange(width))  # unique per row; ties -> the earlier name
+        top = np.argpartition(-key, k - 1, axis=1)[:, :k] if k < width else np.broadcast_to(np.arange(width), key.shape)
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(key, top, axis=1), axis=1), axis=1)
+        top_counts = np.take_along_axis(counts, top, axis=1)
+        kept = top_counts > 0
+        totals = counts.sum(axis=1, keepdims=True)
+        lengths[start:stop] = kept.sum(axis=1)
+        top_codes.append(top[kept])
+        top_shares.append((top_counts / np.maximum(totals, 1))[kept].astype(np.float32))
+    category_names = pa.array(names.tolist(), pa.string()).take(pa.array(np.concatenate(top_codes)))
+    return list_column(lengths, category_names), list_column(lengths, pa.array(np.concatenate(top_shares)))
 
 
 def user_history(events: "pd.DataFrame", every: str, length: int) -> "pd.DataFrame":
@@ -103,6 +129,7 @@ def user_history(events: "pd.DataFrame", every: str, length: int) -> "pd.DataFra
     Only observed events: serving builds the model input from what the user really did.
     """
     import numpy as np
+    import pyarrow as pa
 
     observed = events[events["source"] == OBSERVED].reset_index(drop=True)
     observed = observed.assign(bucket=buckets(observed["timestamp"], every), row=np.arange(len(observed)))
@@ -111,15 +138,30 @@ def user_history(events: "pd.DataFrame", every: str, length: int) -> "pd.DataFra
     snaps = observed.groupby(KEYS, sort=True).agg(
         end=("row", "max"), start_of_user=("user_start", "first"), last_ts=("timestamp", "max")
     ).reset_index()
-    item_ids = observed["item_id"].to_numpy(dtype=object)
-    seconds = unix_seconds(observed["timestamp"]).to_numpy(dtype=np.int64)
     starts = np.maximum(snaps["start_of_user"].to_numpy(), snaps["end"].to_numpy() - length + 1)
-    ends = snaps["end"].to_numpy() + 1
-    snaps["history_item_ids"] = [item_ids[s:e].tolist() for s, e in zip(starts, ends)]
-    snaps["history_timestamps"] = [seconds[s:e] for s, e in zip(starts, ends)]
-    snaps["history_length"] = (ends - starts).astype("int64")
+    lengths = snaps["end"].to_numpy() + 1 - starts
+    # each snapshot's window starts..starts+length of the observed events, gathered as flat Arrow values
+    item_ids, seconds = pa.array(observed["item_id"], pa.string()), pa.array(unix_seconds(observed["timestamp"]), pa.int64())
+    positions = [np.arange(lengths[a:b].sum()) + np.repeat(starts[a:b] - _exclusive_cumsum(lengths[a:b]), lengths[a:b])
+                 for a, b in _spans(lengths, CHUNK_CELLS)]
+    snaps["history_item_ids"] = list_column(lengths, pa.concat_arrays([item_ids.take(p) for p in positions] or [item_ids[:0]]))
+    snaps["history_timestamps"] = list_column(lengths, pa.concat_arrays([seconds.take(p) for p in positions] or [seconds[:0]]))
+    snaps["history_length"] = lengths.astype("int64")
     snaps[TIMESTAMP] = visible_at(snaps["last_ts"])
     return snaps
+
+
+def _exclusive_cumsum(values: "np.ndarray") -> "np.ndarray":
+    return values.cumsum() - values
+
+
+def _spans(lengths: "np.ndarray", cells: int) -> list[tuple[int, int]]:
+    """Consecutive row spans whose lengths sum to about `cells` (at least one row each)."""
+    import numpy as np
+
+    bounds = np.searchsorted(np.cumsum(lengths), np.arange(cells, int(lengths.sum()), cells), side="right")
+    edges = [0, *sorted(set(bounds.tolist()) - {0, len(lengths)}), len(lengths)]
+    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
 
 
 def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None") -> "pd.DataFrame":
