@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thin-keep", type=int, default=3, help="fitted events a thinned user keeps")
     parser.add_argument("--thin-seed", type=int, default=42, help="seed choosing the thinned users (not the training seed)")
     parser.add_argument("--variants", default=None, help="comma-separated subset of variant names (substring match)")
+    parser.add_argument("--thin-text", action="store_true",
+                        help="item text of title and genres only (no user tags): what the enrichment is for")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="model.KEY=V, train.KEY=V or augment.KEY=V override (repeatable)")
@@ -315,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         train_config = train_config.model_copy(update={"epochs": args.epochs})
     started = time.perf_counter()
     dataset = load_dataset(bq.FORMAT_ALIASES.get(fmt, fmt), str(dataset_dir))
-    items = dataset.items[dataset.items["item_id"].isin(dataset.interactions["item_id"])].reset_index(drop=True)
+    items = bq.used_items(dataset, args.thin_text)
     interactions, thinned = thin_users(dataset.interactions, args.thin_users, args.thin_keep, args.thin_seed)
     base_embeddings, embed_info = bq.item_embeddings(items)
     outputs, augment_info = run_augmentation(args, interactions, items, overrides)
@@ -337,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [w.strip().lower() for w in args.variants.split(",")]
         chosen = {k: v for k, v in VARIANTS.items() if any(w in k.lower() for w in wanted)}
     report = {"dataset": str(dataset_dir), "protocol": "leave-one-out, full ranking, history masked; thinned users "
-              "form the cold-user slice", "thin_users": args.thin_users, "thin_keep": args.thin_keep,
+              "form the cold-user slice", "item_text": "title, genres" if args.thin_text else "title, genres, tags",
+              "thin_users": args.thin_users, "thin_keep": args.thin_keep,
               "thin_seed": args.thin_seed,
               "augmentation": augment_info, "embeddings": embed_info, "train": train_config.model_dump(mode="json"),
               "model": model_base.model_dump(mode="json"), "seeds": args.seeds, "results": {},
