@@ -13,7 +13,7 @@ linear, peak memory under 8 GiB) is checked for the rest.
     .venv/bin/python bench/bench_scale.py [--sizes 100000,1000000,10000000] [--keep DIR]
         [--model-up-to 1000000]
 
-`--model-up-to N` runs the model stage only at sizes <= N (its full-catalogue evaluation
+`--until STAGE` stops after that stage. `--model-up-to N` runs the model stage only at sizes <= N (its full-catalogue evaluation
 of every user is the one part meant to grow faster than linear); its exponent then spans
 the sizes it ran at. `--merge FILES` adds the sizes of earlier reports (sizes measured
 in separate runs end up in one table). The report is written after every stage, so a
@@ -73,8 +73,10 @@ def run_stage(args: list[str], lake: Path, log_path: Path) -> tuple[float, float
     return seconds, usage.ru_maxrss / 2**20  # KiB -> GiB
 
 
-def run_size(interactions: int, work: Path, measured: dict, save, model_up_to: int | None = None) -> None:
-    """Run every stage at one size into `measured`, calling `save` after each (a stopped run keeps its rows)."""
+def run_size(interactions: int, work: Path, measured: dict, save, model_up_to: int | None = None,
+             last_stage: str | None = None) -> None:
+    """Run every stage (up to `last_stage`) at one size into `measured`, calling `save` after each (a stopped
+    run keeps its rows)."""
     lake = work / f"lake-{interactions}"
     shutil.rmtree(lake, ignore_errors=True)
     users = max(100, int(interactions * USERS_PER_INTERACTION))
@@ -91,6 +93,8 @@ def run_size(interactions: int, work: Path, measured: dict, save, model_up_to: i
         measured[name] = {"seconds": round(seconds, 2), "peak_gib": round(peak, 3)}
         save()
         print(f"  {interactions:>10,} {name:<36} {seconds:8.1f} s  peak {peak:6.2f} GiB", flush=True)
+        if name == last_stage:
+            return
 
 
 def exponent(sizes: list[int], seconds: list[float | None]) -> float | None:
@@ -134,6 +138,8 @@ def main() -> None:
     parser.add_argument("--keep", default=None, help="work folder to keep (default: a temporary one, removed)")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"))
     parser.add_argument("--model-up-to", type=int, default=None, help="run the model stage only at sizes <= this")
+    parser.add_argument("--until", default=None, choices=[name for name, _ in STAGES],
+                        help="stop after this stage (e.g. remeasure ingest alone)")
     parser.add_argument("--merge", default=None, help="earlier reports (JSON, comma-separated) whose sizes join this table; "
                                                       "with --sizes '' only prints their merged table")
     args = parser.parse_args()
@@ -152,7 +158,7 @@ def main() -> None:
         for size in sizes:
             print(f"== {size:,} interactions", flush=True)
             runs[str(size)] = {}
-            run_size(size, work, runs[str(size)], save, args.model_up_to)
+            run_size(size, work, runs[str(size)], save, args.model_up_to, args.until)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

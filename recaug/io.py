@@ -178,9 +178,14 @@ def read_json(url: str | os.PathLike) -> Any:
 
 
 def write_parquet(df, url: str | os.PathLike) -> None:
-    """Write a DataFrame as Parquet atomically (index dropped)."""
+    """Write a DataFrame (index dropped) or an Arrow table as Parquet atomically."""
     buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
+    if hasattr(df, "to_parquet"):
+        df.to_parquet(buf, index=False)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(df, buf)
     write_bytes(url, buf.getvalue())
 
 
@@ -190,6 +195,15 @@ def read_parquet(url: str | os.PathLike, columns: list[str] | None = None):
     fs, path = filesystem(url)
     with fs.open(path, "rb") as fh:
         return pd.read_parquet(fh, columns=columns)
+
+
+def read_table(url: str | os.PathLike):
+    """A Parquet file as an Arrow table (no pandas conversion)."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(url)
+    with fs.open(path, "rb") as fh:
+        return pq.read_table(fh)
 
 
 def sha256_file(url: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

@@ -161,13 +161,9 @@ def _parquet_bytes(table: "pa.Table") -> bytes:
 
 def _read_existing(url: str, schema: "pa.Schema") -> "pa.Table | None":
     """The previous version of the table, or None when absent or of another schema."""
-    import pyarrow.parquet as pq
-
     if not io.exists(url):
         return None
-    fs, path = io.filesystem(url)
-    with fs.open(path, "rb") as fh:
-        old = pq.read_table(fh)
+    old = io.read_table(url)
     return old if old.schema.equals(schema) else None
 
 
