@@ -96,7 +96,7 @@ def _top_categories(ev: "pd.DataFrame", items: "pd.DataFrame", snapshot: "np.nda
     category_codes = np.searchsorted(names, categories["category"].to_numpy(dtype=object)[order]).astype(np.int64)
     item_start = np.searchsorted(item_codes[order], np.arange(len(item_index) + 1))
     lengths = np.zeros(len(user_first), dtype=np.int64)
-    if top_k <= 0 or not len(names):
+    if top_k <= 0 or not len(names) or not len(user_first):
         return list_column(lengths, pa.array([], pa.string())), list_column(lengths, pa.array([], pa.float32()))
     event_item = item_index.get_indexer(ev["item_id"])
     known = event_item >= 0
