@@ -59,6 +59,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+PROGRESS_SECONDS = 60.0  # a progress line this often inside a long epoch
+
+
 def select_device(spec: str = "auto"):
     import torch
 
@@ -131,7 +134,7 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
     for epoch in range(start_epoch, config.epochs + 1):
         if stopper.stopped:
             break
-        epoch_started = time.perf_counter()
+        epoch_started = last_progress = time.perf_counter()
         model.train()
         total_loss, total_weight, pruned, steps = 0.0, 0.0, 0, 0
         batches = training_batches(lengths, config.batch_size, config.seed * 1000 + epoch, model.padding_invariant)
@@ -167,6 +170,12 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             scaler.update()
             total_loss += float(loss.detach()) * float(weights.sum())
             steps += 1
+            if time.perf_counter() - last_progress >= PROGRESS_SECONDS:
+                last_progress = time.perf_counter()
+                rate = steps / (last_progress - epoch_started)
+                log.info("%s epoch %d: step %d of %d, loss %.4f, %.1f steps/s, about %.0f s left in the epoch",
+                         model.name, epoch, steps, len(batches), total_loss / max(total_weight, 1e-8), rate,
+                         (len(batches) - steps) / rate)
             total_weight += float(weights.sum())
         valid = evaluate_recommender(model, data.valid, data, config, model.config.max_length, device)["overall"]
         score = valid.get(SELECTION_METRIC, 0.0)

@@ -134,6 +134,21 @@ def test_the_time_budget_ends_an_epoch_between_steps(market, tiny_model_config, 
     assert result.stop_reason == "time" and result.best_epoch == 1
 
 
+def test_a_long_epoch_logs_its_progress(market, tiny_model_config, tiny_train_config, monkeypatch, caplog):
+    import logging
+
+    from recaug.train import loop
+
+    interactions, items, _ = market
+    data = build_sequences(interactions, items)
+    monkeypatch.setattr(loop, "PROGRESS_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO, logger="recaug.train.loop"):
+        fit(FusionSASRec(tiny_model_config, data.num_items, data.item_features()), data,
+            tiny_train_config.model_copy(update={"epochs": 1, "max_steps_per_epoch": 3}))
+    progress = [r.getMessage() for r in caplog.records if "steps/s" in r.getMessage()]
+    assert [m.split(",")[0] for m in progress] == [f"fusion_sasrec epoch 1: step {s} of 3" for s in (1, 2, 3)]
+
+
 def test_position_losses_are_cross_entropy_over_real_items_only():
     from recaug.models.config import ModelConfig
     from recaug.models.layers import ItemFeatures
