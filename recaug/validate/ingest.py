@@ -208,7 +208,7 @@ def _merge_curated(settings, tables: dict[str, list["pa.Table"]]) -> None:
         url = lake.url("curated", f"{table}.parquet")
         target = pa.Schema.from_pandas(schema.empty(), preserve_index=False)
         current = io.read_table(url) if io.exists(url) else target.empty_table()
-        merged = pa.concat_tables([t.select(target.names).cast(target) for t in (current, *parts)])
+        merged = pa.concat_tables([_conformed(t, target) for t in (current, *parts)])
         arrival = pa.array(np.arange(merged.num_rows))
         order = pc.sort_indices(merged.select(list(schema.key)).append_column("__arrival", arrival),
                                 sort_keys=[*((k, "ascending") for k in schema.key), ("__arrival", "ascending")])
@@ -222,6 +222,14 @@ def _merge_curated(settings, tables: dict[str, list["pa.Table"]]) -> None:
         io.write_parquet(merged, url)
         log.info("curated/%s.parquet: %d rows (+%d from the accepted batches)", table, merged.num_rows,
                  merged.num_rows - current.num_rows)
+
+
+def _conformed(table: "pa.Table", target: "pa.Schema") -> "pa.Table":
+    """`table` with the target's columns in order and types; a column it lacks (a curated file
+    written before the column existed) is all null, as pandas' concat made it."""
+    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in target]
+    return pa.Table.from_arrays(columns, schema=target)
 
 
 def _row_count(url: str) -> int:

@@ -33,6 +33,22 @@ def test_accepts_merges_and_is_idempotent(settings):
     assert file_hashes(lake.local("curated")) == before
 
 
+def test_a_curated_file_older_than_a_column_merges_with_nulls_there(settings):
+    from recaug import io
+
+    lake = settings.lake
+    lake.ensure()
+    old = pd.DataFrame({"user_id": ["u-old"], "item_id": ["i1"], "timestamp": [pd.Timestamp("2025-12-01", tz="UTC")]})
+    io.write_parquet(old, lake.interactions)  # written before rating, source and confidence existed
+    write_batch(lake.local("landing", "2026-01-01"), {"items.parquet": items(), "interactions.parquet": interactions()})
+
+    assert ingest(settings).accepted == ["2026-01-01"]
+
+    curated = pd.read_parquet(lake.interactions).set_index("user_id")
+    assert len(curated) == 7 and pd.isna(curated.loc["u-old", "source"]) and pd.isna(curated.loc["u-old", "rating"])
+    assert (curated.drop(index="u-old")["source"] == "observed").all()
+
+
 def test_retry_after_crash_between_publish_and_ledger(settings):
     lake = settings.lake
     batch = write_batch(lake.local("landing", "2026-01-01"), {"items.parquet": items(), "interactions.parquet": interactions()})
