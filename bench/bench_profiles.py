@@ -64,7 +64,7 @@ def prepare(args, signal: float, lake_root: str):
     from recaug.features.store import apply_definitions
     from recaug.settings import load_settings
     from recaug.train.dataset import build_sequences
-    from recaug.train.user_features import first_answer_times, user_feature_frame
+    from recaug.train.user_features import user_feature_timeline
 
     interactions, items, users = market(args, signal)
     rng = np.random.default_rng(args.market_seed)
@@ -80,7 +80,7 @@ def prepare(args, signal: float, lake_root: str):
     apply_definitions(settings)
     data = build_sequences(interactions[~is_cold], items)
     cold_cases = data.add_new_users(interactions[is_cold])
-    data.user_features = user_feature_frame(settings, data, first_answer_times(data, cold_cases))
+    data.user_features = user_feature_timeline(settings, data, cold_cases)
     log.info("signal %.2f: %s, %d cold-user cases, features in %.1fs", signal, data.summary(), len(cold_cases),
              time.perf_counter() - started)
     return data, cold_cases
@@ -115,7 +115,8 @@ class ServedSegments:
         events = events[events["timestamp"] > events["timestamp"].max() - window]
         popular = [(str(i), float(c)) for i, c in
                    events.groupby("item_id").size().sort_values(ascending=False, kind="stable").items()]
-        users = data.user_features.drop(columns=["profile_embedding"], errors="ignore").assign(user_id=data.users)
+        users = data.user_features.latest(len(data.users)).drop(columns=["profile_embedding"], errors="ignore")
+        users = users.assign(user_id=data.users)
         self.segments = SegmentPopularity(events, users, config.segment_min_users, config.segment_age_bands,
                                           config.segment_items_kept, popular, combination)
         self.index = {item: i for i, item in enumerate(data.vocab) if item is not None}
@@ -181,7 +182,7 @@ def run_signal(args, signal: float) -> dict:
         "cold users": metrics(evaluate_recommender(popular, cold_cases, data, base_train, model_base.max_length)),
         "warm test": metrics(evaluate_recommender(popular, data.test, data, base_train, model_base.max_length)),
     }]}}
-    spec = UserFeatureSpec.fit(data.user_features)
+    spec = UserFeatureSpec.fit(data.user_features.frame)
     for combination in COMBINATIONS:
         segments = ServedSegments(data, spec, combination)
         results[segments.name] = {"runs": [{

@@ -43,6 +43,7 @@ sys.path.insert(0, str(BENCH.parent))
 import bench_quality as bq  # noqa: E402
 from recaug import io  # noqa: E402
 from recaug.logs import configure_logging  # noqa: E402
+from recaug.train.user_features import UserFeatureTimeline  # noqa: E402
 
 log = logging.getLogger("bench_uplift")
 CACHE = bq.RESULTS / "cache" / "generations"
@@ -181,7 +182,7 @@ def train_variant(config, train_config, data, seed: int) -> dict:
 
     seed_config = train_config.model_copy(update={"seed": seed})
     seed_everything(seed)
-    spec = UserFeatureSpec.fit(data.user_features) if config.use_user_features else None
+    spec = UserFeatureSpec.fit(data.user_features.frame) if config.use_user_features else None
     model = build_model("fusion_sasrec", config, data.num_items, data.item_features(), spec)
     fitted = fit(model, data, seed_config)
     run = {"seed": seed, "epochs": len(fitted.history), "best_epoch": fitted.best_epoch,
@@ -348,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     results = report["results"]
     for name, (enrich, profiles, picks) in chosen.items():
         data = with_text if enrich and with_text is not None else plain
-        data.user_features = users_frame if profiles else None
+        data.user_features = UserFeatureTimeline.per_user(users_frame) if profiles else None
         config = model_base.model_copy(update={"use_user_features": profiles and profiled > 0})
         seed_train = train_config.model_copy(update={"use_augmented": picks and len(outputs["interactions"]) > 0})
         log.info("variant %s", name)

@@ -89,7 +89,8 @@ def build_features(settings: "Settings") -> FeatureBuildResult:
         "item_popularity": lambda: item_tables.item_popularity(events, cfg.snapshot_every, cfg.popularity_window_days),
         "user_behaviour": lambda: user_tables.user_behaviour(events, inputs.items, cfg.snapshot_every, cfg.top_categories),
         "user_history": lambda: user_tables.user_history(events, cfg.snapshot_every, cfg.history_length),
-        "user_profile": lambda: user_tables.user_profile(events, inputs.user_embeddings),
+        "user_profile": lambda: user_tables.user_profile(
+            events, inputs.user_embeddings, _previous(settings, "user_profile"), cfg.profile_versions),
         "user_attributes": lambda: user_tables.user_attributes(inputs.users, events),
     }
     summaries: dict[str, TableSummary] = {}
@@ -117,11 +118,22 @@ def _inputs_hash(settings: "Settings") -> str:
         "fusion_version": FUSION_VERSION,
         "settings": cfg.model_dump(mode="json", include={
             "include_augmented", "history_length", "snapshot_every", "top_categories", "embedding_dim",
-            "popularity_window_days",
+            "popularity_window_days", "profile_versions",
         }),
         "inputs": {role: io.sha256_file(url) if io.exists(url) else "absent" for role, url in input_urls(settings).items()},
     }
     return io.content_hash(json.dumps(relevant, sort_keys=True))
+
+
+def _previous(settings: "Settings", name: str) -> "pd.DataFrame | None":
+    """The table as last built (None when absent or unreadable as this table), for tables that
+    keep earlier nights' rows."""
+    url = features_url(settings, f"{name}.parquet")
+    if not io.exists(url):
+        return None
+    key, columns = TABLES[name]
+    frame = io.read_parquet(url)
+    return frame if {key, TIMESTAMP, *(c for c, _ in columns)} <= set(frame.columns) else None
 
 
 def _tables_intact(manifest: FeatureBuildResult) -> bool:

@@ -41,6 +41,9 @@ class FeaturesConfig(BaseModel):
     top_categories: int = Field(5, ge=1, description="category shares kept per user (largest first)")
     embedding_dim: int = Field(384, ge=1, description="length of the zero vector used when no embeddings table exists")
     popularity_window_days: int = Field(7, ge=1, description="window of the recent-popularity count of items")
+    profile_versions: int = Field(
+        30, ge=1, description="profile embeddings kept per user, one per night it changed, so training positions "
+        "between nights read the profile of the night before them (recaug.train.user_features)")
     ttl_days: int = Field(0, ge=0, description="Feast feature-view TTL in days (0: features never expire)")
     project: str = Field("recaug", description="Feast project name")
     repo_path: str | None = Field(None, description="Feast repository with the definitions; default: feature_repo/ of the checkout")

@@ -164,14 +164,23 @@ def _spans(lengths: "np.ndarray", cells: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
 
 
-def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None") -> "pd.DataFrame":
-    """Profile embeddings, visible only after the last event they may summarise.
+def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None", previous: "pd.DataFrame | None" = None,
+                 versions: int = 30) -> "pd.DataFrame":
+    """Profile embeddings, each visible only after the last event it may summarise, one row per
+    user per night their profile changed (the newest `versions` kept).
 
-    Profiles are written from a user's whole history, so a training row earlier than the
-    user's last event must not see them.
+    A profile is written from the user's history as of tonight, so it is stamped with their
+    last event. Earlier nights' rows (`previous`: the table as last built) stay, so a training
+    position between two nights reads the profile of the earlier one instead of none: without
+    them no position before a user's last event could read any profile. A user's history is
+    dropped with their current profile (profiles switched off, user forgotten) or when the
+    encoder changed (vectors of two encoders do not mix); rows stamped at or after tonight's
+    come from data that has been rolled back and go too. An unchanged profile adds no row.
     """
+    import numpy as np
     import pandas as pd
 
+    columns = ["user_id", TIMESTAMP, "profile_embedding", "profile_encoder"]
     if embeddings is None or not embeddings.ids:
         return pd.DataFrame({"user_id": pd.Series([], dtype="string"), TIMESTAMP: pd.Series([], dtype="datetime64[ns, UTC]"),
                              "profile_embedding": pd.Series([], dtype=object), "profile_encoder": pd.Series([], dtype="string")})
@@ -180,7 +189,22 @@ def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None") -> "pd
     out["profile_embedding"] = list(embeddings.vectors)
     last = out["user_id"].map(last_event).fillna(events["timestamp"].max())
     out[TIMESTAMP] = visible_at(last.astype("datetime64[ns, UTC]"))
-    return out
+    out = out[columns]
+    if previous is None or previous.empty:
+        return out
+    tonight = out.set_index("user_id")
+    earlier = previous[columns].astype({"user_id": "string", TIMESTAMP: "datetime64[ns, UTC]"})
+    earlier = earlier[earlier["user_id"].isin(tonight.index)]
+    current = tonight.loc[earlier["user_id"]]
+    earlier = earlier[(earlier["profile_encoder"].to_numpy() == current["profile_encoder"].to_numpy())
+                      & (earlier[TIMESTAMP].astype("int64").to_numpy() < current[TIMESTAMP].astype("int64").to_numpy())]
+    newest = earlier.sort_values(["user_id", TIMESTAMP]).drop_duplicates("user_id", keep="last").set_index("user_id")
+    if len(newest):
+        same = np.array([np.array_equal(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
+                         for a, b in zip(newest["profile_embedding"], tonight.loc[newest.index, "profile_embedding"])])
+        out = out[~out["user_id"].isin(newest.index[same])]
+    merged = pd.concat([earlier, out], ignore_index=True).sort_values(["user_id", TIMESTAMP], kind="stable")
+    return merged.groupby("user_id", sort=False).tail(versions).reset_index(drop=True)
 
 
 ATTRIBUTE_COLUMNS = ("age", "gender", "occupation", "region")

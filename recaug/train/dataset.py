@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ import pandas as pd
 from recaug.data.schemas import AUGMENTED, MULTI_VALUE_SEPARATOR
 from recaug.data import splits
 from recaug.errors import RecaugError
+
+if TYPE_CHECKING:
+    from recaug.train.user_features import UserFeatureTimeline
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +116,8 @@ class SequenceData:
     # user -> the item the LLM said they would least like (augment's pick negative), for hard-negative training
     hard_negatives: dict[int, int] = field(default_factory=dict)
     split: str = "leave_one_out"
-    # raw user features, row u = users[u] (attributes, profile_embedding), as known when the model answers
-    user_features: pd.DataFrame | None = None
+    # raw user features (attributes, profile_embedding) as known at each time the model answers
+    user_features: "UserFeatureTimeline | None" = None
 
     @property
     def num_items(self) -> int:

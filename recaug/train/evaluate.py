@@ -44,11 +44,12 @@ def masked_scores(recommender, cases: EvalCases, config, max_length: int, device
     if was_training:
         recommender.eval()
     users = user_inputs(recommender, data) if data is not None else None
+    user_rows = data.user_features.rows_at(cases.users, cases.now) if users is not None else None
     try:
         with torch.inference_mode():
             for rows, history, times, now, targets, seen in cases.batches(config.eval_batch_size, max_length,
                                                                                recommender.padding_invariant):
-                extra = {"user": users.take(cases.users[rows]).to(device)} if users is not None else {}
+                extra = {"user": users.take(user_rows[rows]).to(device)} if users is not None else {}
                 scores = recommender.score(torch.from_numpy(history).to(device), torch.from_numpy(times).to(device),
                                            torch.from_numpy(now).to(device), **extra).float()
                 scores = scores.clone()
@@ -88,12 +89,13 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
 
 
 def user_inputs(recommender, data: SequenceData):
-    """The tower inputs of every user of `data` (row u = data.users[u]), encoded with the
-    recommender's own codes; None when it has no user tower or the data no user features."""
+    """The tower inputs of every row of `data.user_features` (a user as known from a time on),
+    encoded with the recommender's own codes; None when it has no user tower or the data no
+    user features."""
     spec = getattr(recommender, "user_spec", None)
     if spec is None or data.user_features is None:
         return None
-    return spec.encode(data.user_features)
+    return spec.encode(data.user_features.frame)
 
 
 class VocabularyAdapter:

@@ -98,7 +98,9 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
     if device.type == "cuda":
         tensors = [t.pin_memory() for t in tensors]
     users = user_inputs(model, data)
-    window_users = users.take(windows.users).to(device) if users is not None else None
+    if users is not None:  # each position reads the user as known at its target's time
+        users = users.to(device)
+        position_users = torch.from_numpy(data.user_features.rows_at(windows.users[:, None], windows.target_times))
     lengths = (windows.targets > 0).sum(axis=1)  # a first-event target sits on a padding input
     has_augmented = bool(windows.augmented.any())
     prune = _pruner() if has_augmented and config.prune_rate > 0 else None
@@ -150,7 +152,9 @@ def fit(model, data: SequenceData, config, *, checkpoint_url: str | None = None,
             length = int(lengths[rows].max()) if model.padding_invariant else windows.inputs.shape[1]
             batch = [t[torch.from_numpy(rows), -length:].to(device, non_blocking=True) for t in tensors]
             inputs, input_times, targets, target_times, weights, augmented = batch
-            batch_users = window_users.take(torch.from_numpy(rows).to(device)) if window_users is not None else None
+            batch_users = None
+            if users is not None:
+                batch_users = users, position_users[torch.from_numpy(rows), -length:].to(device)
             negatives = None
             if hard_negatives:
                 negatives = window_negatives[torch.from_numpy(rows)].to(device).unsqueeze(1).expand_as(targets)
@@ -260,7 +264,8 @@ def _position_losses(model, inputs, input_times, targets, target_times, users=No
                      negative_weight: float = 0.0):
     """fp32 cross-entropy over all items for every real target position -> [M]. The padding row is
     sliced off the item matrix (not masked with -inf); the logits are made chunk by chunk and
-    never held whole (`recaug.train.losses`). `users`: the windows' UserInputs (or None).
+    never held whole (`recaug.train.losses`). `users`: (UserInputs of the user feature rows,
+    the row [B, L] each position reads) or None.
     `negatives` [B, L] (0 = none): an LLM-proposed hard negative per position, which adds
     `negative_weight * softplus(score(negative) - score(target))` (BPR) where it is not the target."""
     import torch
@@ -272,9 +277,9 @@ def _position_losses(model, inputs, input_times, targets, target_times, users=No
     mask = targets > 0
     query = model.readout(hidden[mask], inputs[mask], input_times[mask], target_times[mask])
     if users is not None:
-        window = torch.arange(len(inputs), device=inputs.device).unsqueeze(1).expand_as(inputs)[mask]
+        features, rows = users
         history_length = (inputs > 0).cumsum(dim=1)[mask]  # events the position has seen
-        query = model.personalise(query, users.take(window), history_length)
+        query = model.personalise(query, features.take(rows[mask]), history_length)
     losses = linear_cross_entropy(query, items[1:], targets[mask] - 1)
     if negatives is None:
         return losses

@@ -114,9 +114,9 @@ def load_sequences(settings) -> SequenceData:
         max_categories=settings.model.max_categories, price_buckets=settings.model.price_buckets,
     )
     if any(table in urls for table in USER_FEATURE_TABLES):
-        from recaug.train.user_features import first_answer_times, user_feature_frame
+        from recaug.train.user_features import user_feature_timeline
 
-        data.user_features = user_feature_frame(settings, data, first_answer_times(data))
+        data.user_features = user_feature_timeline(settings, data)
     return data
 
 
@@ -164,7 +164,7 @@ def train(settings) -> TrainResult:
     from recaug.models.user_tower import UserFeatureSpec
 
     model = build_model(settings.model.type, settings.model, data.num_items, data.item_features(),
-                        UserFeatureSpec.fit(data.user_features))
+                        UserFeatureSpec.fit(data.user_features.frame if data.user_features is not None else None))
     log.info("training %s (%d parameters) on %s: %s", model.name, sum(p.numel() for p in model.parameters()),
              device, data.summary())
     started = time.perf_counter()

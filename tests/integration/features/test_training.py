@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from feature_market import DIM, write_tables
 
 from recaug import io
 from recaug.features.build import build_features
@@ -96,11 +97,55 @@ def test_user_attributes_and_profiles_are_point_in_time(settings, market):
     profile = frame["profile_embedding"].map(lambda v: isinstance(v, (list, np.ndarray)) and len(v) > 0)
     assert profile.tolist() == [False, False, False, True]  # the profile has read the whole history
 
-    # the trainer's own query (each user's first event): attributes for all, no profile at all
+    # the trainer's own answers at each user's first event: attributes for all, no profile at all
     from recaug.train.dataset import build_sequences
-    from recaug.train.user_features import first_answer_times, user_feature_frame
+    from recaug.train.user_features import user_feature_timeline
 
     data = build_sequences(observed)
-    features = user_feature_frame(settings, data, first_answer_times(data))
-    assert features["age"].notna().all() and features["profile_embedding"].isna().all()
-    assert features["age"].tolist() == [20 + users.index(x) for x in data.users]
+    timeline = user_feature_timeline(settings, data)
+    firsts = timeline.frame.iloc[timeline.rows_at(np.arange(len(data.users)), [int(t[0]) for t in data.user_times])]
+    assert firsts["age"].notna().all() and firsts["profile_embedding"].isna().all()
+    assert firsts["age"].tolist() == [20 + users.index(x) for x in data.users]
+
+
+def test_training_positions_read_the_profile_of_the_night_before_them(settings, market):
+    """Two nightly builds: the second keeps the first night's profiles, and every training
+    position and evaluation case reads exactly the newest profile visible at its own time (what
+    a per-position point-in-time join answers), so the tower meets profiles in training."""
+    from recaug.train.dataset import build_sequences
+    from recaug.train.user_features import user_feature_timeline
+
+    observed, augmented = market["curated/interactions.parquet"], market["augment/interactions.parquet"]
+    cut = observed["timestamp"].quantile(0.5)
+    write_tables(settings, {**market, "curated/interactions.parquet": observed[observed["timestamp"] < cut],
+                            "augment/interactions.parquet": augmented[augmented["timestamp"] < cut]})
+    build_features(settings)
+    tonight = market["embeddings/users.parquet"].assign(
+        embedding=list(np.random.default_rng(9).normal(size=(len(market["embeddings/users.parquet"]), DIM)).astype(np.float32)))
+    write_tables(settings, {**market, "embeddings/users.parquet": tonight})
+    build_features(settings)
+    apply_definitions(settings)
+
+    profiles = io.read_parquet(settings.lake.url("features", "user_profile.parquet"))
+    assert profiles.groupby("user_id").size().max() == 2  # a row per night
+
+    def expected(user: str, second: int):
+        """Direct point-in-time lookup: the user's newest profile stamped at or before `second`."""
+        mine = profiles[(profiles["user_id"] == user) & (profiles["event_timestamp"] <= pd.Timestamp(second, unit="s", tz="UTC"))]
+        return None if mine.empty else list(mine.sort_values("event_timestamp")["profile_embedding"].iloc[-1])
+
+    data = build_sequences(observed)
+    timeline = user_feature_timeline(settings, data)
+    read = timeline.frame["profile_embedding"].map(lambda v: None if v is None else list(v))
+    windows = data.training_windows(max_length=20)
+    rows = timeline.rows_at(windows.users[:, None], windows.target_times)
+    real = np.argwhere(windows.targets > 0)
+    for w, p in real:
+        assert read[rows[w, p]] == expected(data.users[windows.users[w]], int(windows.target_times[w, p]))
+    first_night = {tuple(v) for v in profiles.sort_values("event_timestamp").groupby("user_id").head(1)["profile_embedding"].map(list)}
+    seen = [read[rows[w, p]] for w, p in real]
+    assert sum(v is not None and tuple(v) in first_night for v in seen) > len(real) / 5  # training meets profiles
+    cases = data.test
+    case_rows = timeline.rows_at(cases.users, cases.now)
+    for i in range(len(cases)):
+        assert read[case_rows[i]] == expected(data.users[cases.users[i]], int(cases.now[i]))

@@ -151,3 +151,42 @@ def test_train_reads_user_attributes_through_the_feature_store(lake, capsys):
     assert run(lake, "train", "--run-id", "plain") == 0  # the default: no tower
     plain = json.loads(capsys.readouterr().out)["artifact_dir"]
     assert load_artifact(plain)[2]["user_features"] is None
+
+
+@pytest.mark.slow
+def test_profiles_of_earlier_nights_reach_the_trained_tower(lake, capsys):
+    """Night 1 builds features on the first half of the events with its profiles; night 2 on all
+    of them with new profiles. Training on night 2 reads night 1's profiles at the positions after
+    them (the point-in-time join per position), so the profile projection learns and is exported."""
+    from recaug.features.build import build_features
+    from recaug.features.store import apply_definitions
+
+    interactions = io.read_parquet(lake.lake.interactions)
+    augmented_url = lake.lake.url("augment", "interactions.parquet")
+    augmented = io.read_parquet(augmented_url)
+    users = sorted(interactions["user_id"].unique())
+    rng = np.random.default_rng(1)
+
+    def profiles() -> pd.DataFrame:
+        return pd.DataFrame({"user_id": users, "embedding": list(rng.normal(size=(len(users), 8)).astype(np.float32)),
+                             "encoder": "test-vectors", "encoder_version": "1", "content_hash": "x"})
+
+    cut = interactions["timestamp"].quantile(0.5)
+    io.write_parquet(interactions[interactions["timestamp"] < cut], lake.lake.interactions)
+    io.write_parquet(augmented[augmented["timestamp"] < cut], augmented_url)
+    io.write_parquet(profiles(), lake.lake.url("embeddings", "users.parquet"))
+    build_features(lake)
+    io.write_parquet(interactions, lake.lake.interactions)
+    io.write_parquet(augmented, augmented_url)
+    io.write_parquet(profiles(), lake.lake.url("embeddings", "users.parquet"))
+    build_features(lake)
+    apply_definitions(lake)
+
+    assert run(lake, "train", "--run-id", "nights", "--set", "model.use_user_features=true") == 0
+    directory = json.loads(capsys.readouterr().out)["artifact_dir"]
+    model, _, params = load_artifact(directory)
+    assert params["user_features"]["profile_dim"] == 8
+    assert model.user_tower.profile.weight.abs().sum() > 0  # it started at zero: training moved it
+    assert run(lake, "export", "--run-id", "nights") == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["user_inputs"] == {"user_profile": 8} and all(c["ranking_equal"] for c in exported["parity"])

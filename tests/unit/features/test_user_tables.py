@@ -81,6 +81,34 @@ def test_profiles_become_visible_after_the_users_last_event(history):
     assert list(table.loc["a"].profile_embedding) == [1.0, 1.0, 1.0]
 
 
+def _night(history, vectors: dict[str, float], encoder: str = "enc@1", previous=None, versions: int = 30):
+    embeddings = Embeddings(ids=list(vectors), encoders=[encoder] * len(vectors),
+                            vectors=np.array([[v] * 3 for v in vectors.values()], dtype=np.float32))
+    return user_tables.user_profile(history, embeddings, previous, versions)
+
+
+def test_profiles_keep_one_row_per_night_they_changed(history):
+    night1 = _night(history[history["timestamp"] < T0 + 24 * H], {"a": 1.0, "b": 5.0})
+    night2 = _night(history, {"a": 2.0, "b": 5.0}, previous=night1)
+    a = night2[night2["user_id"] == "a"]
+    assert a["event_timestamp"].tolist() == [T0 + 3 * H + US, T0 + 25 * H + US]  # each after the events it read
+    assert [v[0] for v in a["profile_embedding"]] == [1.0, 2.0]
+    assert night2[night2["user_id"] == "b"]["event_timestamp"].tolist() == [T0 + 5 * H + US]  # unchanged: no new row
+    assert _night(history, {"a": 2.0, "b": 5.0}, previous=night2).equals(night2)  # a rerun changes nothing
+
+
+def test_profile_history_goes_with_the_profile_the_encoder_or_a_rollback(history):
+    night1 = _night(history[history["timestamp"] < T0 + 24 * H], {"a": 1.0, "b": 5.0})
+    night2 = _night(history, {"a": 2.0}, previous=night1)
+    assert night2["user_id"].tolist() == ["a", "a"]  # b has no profile any more (switched off or forgotten)
+    assert _night(history, {"a": 3.0}, encoder="enc@2", previous=night2)["profile_embedding"].map(lambda v: v[0]).tolist() == [3.0]
+    rolled_back = _night(history[history["timestamp"] < T0 + 24 * H], {"a": 1.5}, previous=night2)
+    assert rolled_back["event_timestamp"].tolist() == [T0 + 3 * H + US]  # the later night's row is gone
+    same_night = _night(history, {"a": 9.0}, previous=night2)  # a rerun of the night with a new profile replaces it
+    assert same_night["profile_embedding"].map(lambda v: v[0]).tolist() == [1.0, 9.0]
+    assert _night(history, {"a": 9.0}, previous=night2, versions=1)["profile_embedding"].map(lambda v: v[0]).tolist() == [9.0]
+
+
 def test_snapshot_bucket_must_have_fixed_length(history, items):
     with pytest.raises(ConfigError, match="snapshot_every"):
         user_tables.user_behaviour(history, items, every="1ME", top_k=2)
