@@ -177,8 +177,9 @@ def read_json(url: str | os.PathLike) -> Any:
     return json.loads(read_text(url))
 
 
-def write_parquet(df, url: str | os.PathLike) -> None:
-    """Write a DataFrame (index dropped) or an Arrow table as Parquet atomically."""
+def write_parquet(df, url: str | os.PathLike) -> str:
+    """Write a DataFrame (index dropped) or an Arrow table as Parquet atomically; -> the sha256
+    of the bytes written (what `sha256_file` would read back)."""
     buf = io.BytesIO()
     if hasattr(df, "to_parquet"):
         df.to_parquet(buf, index=False)
@@ -186,7 +187,9 @@ def write_parquet(df, url: str | os.PathLike) -> None:
         import pyarrow.parquet as pq
 
         pq.write_table(df, buf)
-    write_bytes(url, buf.getvalue())
+    data = buf.getvalue()
+    write_bytes(url, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_parquet(url: str | os.PathLike, columns: list[str] | None = None):

@@ -9,7 +9,6 @@ unchanged inputs reads nothing but the input hashes and writes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime
@@ -157,18 +156,7 @@ def _write_table(settings: "Settings", name: str, frame: "pd.DataFrame") -> Tabl
     previous_sha = io.sha256_file(url) if old is not None else None
     if old is not None and changed_rows == 0:
         return TableSummary(**summary, sha256=previous_sha, changed_since=previous_sha, written=False)
-    buffer = _parquet_bytes(table)
-    io.write_bytes(url, buffer)
-    return TableSummary(**summary, sha256=hashlib.sha256(buffer).hexdigest(), changed_since=previous_sha, written=True)
-
-
-def _parquet_bytes(table: "pa.Table") -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return sink.getvalue().to_pybytes()
+    return TableSummary(**summary, sha256=io.write_parquet(table, url), changed_since=previous_sha, written=True)
 
 
 def _read_existing(url: str, schema: "pa.Schema") -> "pa.Table | None":

@@ -28,6 +28,13 @@ def first_rows(user_codes: np.ndarray) -> np.ndarray:
     return np.repeat(starts, np.diff(np.r_[starts, len(user_codes)]))
 
 
+def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Flat indices of the ranges [starts[i], starts[i] + lengths[i]) one after another, built
+    without a Python loop over the ranges."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.arange(int(lengths.sum())) + np.repeat(np.asarray(starts, dtype=np.int64) - (np.cumsum(lengths) - lengths), lengths)
+
+
 def running_counts(rows: np.ndarray, codes: np.ndarray, width: int, user_first: np.ndarray,
                    chunk_cells: int = CHUNK_CELLS) -> Iterator[tuple[int, int, np.ndarray]]:
     """(start, stop, counts [stop - start, width]) over all snapshot rows in order: counts[r, c] is how

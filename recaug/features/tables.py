@@ -74,7 +74,11 @@ def to_arrow(table: str, df: "pd.DataFrame") -> "pa.Table":
 
 
 def row_digests(table: "pa.Table") -> "np.ndarray":
-    """A 64-bit hash of every row by value, over all columns, to find changed rows.
+    """A 128-bit hash of every row by value, over all columns, to find changed rows: two
+    independent 64-bit hashes (pandas' hash under two keys) as one 16-byte value per row, so
+    that two different rows agree by chance about once in 1e19 tables of 1e10 rows, where a
+    single 64-bit hash would hide a changed row from materialize about once in 1e7 diffs of
+    1M rows.
 
     Computed on the Arrow buffers: strings through their dictionary, lists from their flat
     values and offsets, so a table of millions of history lists is hashed without one
@@ -82,18 +86,22 @@ def row_digests(table: "pa.Table") -> "np.ndarray":
     """
     import numpy as np
 
-    digest = np.zeros(table.num_rows, dtype=np.uint64)
+    halves = np.zeros((table.num_rows, len(_HASH_KEYS)), dtype=np.uint64)
     for column in table.itercolumns():
-        digest = digest * np.uint64(1_000_003) ^ _value_hashes(column.combine_chunks())
-    return digest
+        column = column.combine_chunks()
+        for half, (key, step) in enumerate(zip(_HASH_KEYS, _ROW_STEPS)):
+            halves[:, half] = halves[:, half] * step ^ _value_hashes(column, key)
+    return halves.view(f"V{8 * len(_HASH_KEYS)}").ravel()
 
 
+_HASH_KEYS = ("0123456789123456", "recaug-row-dig-2")  # pandas' default key, and a second one
+_ROW_STEPS = (np.uint64(1_000_003), np.uint64(0xD6E8FEB86659FD93))
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _POSITION_STEP = np.uint64(0xC2B2AE3D27D4EB4F)
 _MIX = np.uint64(0x165667B19E3779F9)
 
 
-def _value_hashes(array: "pa.Array") -> "np.ndarray":
+def _value_hashes(array: "pa.Array", key: str) -> "np.ndarray":
     """uint64 per element of `array` by value; nulls hash alike, lists by their elements in order."""
     import pandas as pd
     import pyarrow as pa
@@ -102,22 +110,25 @@ def _value_hashes(array: "pa.Array") -> "np.ndarray":
     kind = array.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         offsets = array.offsets.to_numpy().astype(np.int64)
-        elements = _value_hashes(array.values)[offsets[0]:offsets[-1]]
+        elements = _value_hashes(array.values, key)[offsets[0]:offsets[-1]]
         positions = np.arange(len(elements), dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], np.diff(offsets))
         with np.errstate(over="ignore"):
             mixed = (elements + positions.astype(np.uint64) * _POSITION_STEP) * _MIX
             sums = np.concatenate([[np.uint64(0)], np.cumsum(mixed, dtype=np.uint64)])
             hashed = sums[offsets[1:] - offsets[0]] - sums[offsets[:-1] - offsets[0]]
-        hashed ^= pd.util.hash_array(np.diff(offsets))
+        hashed ^= pd.util.hash_array(np.diff(offsets), hash_key=key)
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
         encoded = pc.dictionary_encode(array)
-        words = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False))
+        words = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False), hash_key=key)
         hashed = words[encoded.indices.fill_null(0).to_numpy()] if len(words) else np.zeros(len(array), np.uint64)
     else:
         if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_duration(kind):
             array = array.cast(pa.int64())
         filled = array.fill_null(False if pa.types.is_boolean(array.type) else 0) if array.null_count else array
-        hashed = pd.util.hash_array(filled.to_numpy(zero_copy_only=False))
+        hashed = pd.util.hash_array(filled.to_numpy(zero_copy_only=False), hash_key=key)
+        if key != _HASH_KEYS[0]:  # pandas hashes numbers alike under every key: salt them (a bijection)
+            with np.errstate(over="ignore"):
+                hashed = (hashed ^ pd.util.hash_array(np.array([key], dtype=object))[0]) * _MIX
     if array.null_count:
         hashed = np.where(array.is_null().to_numpy(zero_copy_only=False), _NULL_HASH, hashed)
     return hashed

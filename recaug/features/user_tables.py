@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from recaug.data.schemas import AUGMENTED, MULTI_VALUE_SEPARATOR, OBSERVED
-from recaug.features.cumulative import CHUNK_CELLS, first_rows, list_column, running_counts
+from recaug.features.cumulative import CHUNK_CELLS, concatenated_ranges, first_rows, list_column, running_counts
 from recaug.features.snapshots import buckets, unix_seconds, visible_at
 from recaug.features.tables import TIMESTAMP
 
@@ -103,8 +103,7 @@ def _top_categories(ev: "pd.DataFrame", items: "pd.DataFrame", snapshot: "np.nda
     per_event = np.zeros(len(ev), dtype=np.int64)
     per_event[known] = np.diff(item_start)[event_item[known]]
     # one mention per (event, category of its item): the event's snapshot row and the category's code
-    shift = np.where(known, item_start[np.maximum(event_item, 0)], 0) - (np.cumsum(per_event) - per_event)
-    codes = category_codes[np.arange(per_event.sum()) + np.repeat(shift, per_event)]
+    codes = category_codes[concatenated_ranges(np.where(known, item_start[np.maximum(event_item, 0)], 0), per_event)]
     rows = np.repeat(snapshot, per_event)
 
     top_codes, top_shares = [], []
@@ -142,17 +141,12 @@ def user_history(events: "pd.DataFrame", every: str, length: int) -> "pd.DataFra
     lengths = snaps["end"].to_numpy() + 1 - starts
     # each snapshot's window starts..starts+length of the observed events, gathered as flat Arrow values
     item_ids, seconds = pa.array(observed["item_id"], pa.string()), pa.array(unix_seconds(observed["timestamp"]), pa.int64())
-    positions = [np.arange(lengths[a:b].sum()) + np.repeat(starts[a:b] - _exclusive_cumsum(lengths[a:b]), lengths[a:b])
-                 for a, b in _spans(lengths, CHUNK_CELLS)]
+    positions = [concatenated_ranges(starts[a:b], lengths[a:b]) for a, b in _spans(lengths, CHUNK_CELLS)]
     snaps["history_item_ids"] = list_column(lengths, pa.concat_arrays([item_ids.take(p) for p in positions] or [item_ids[:0]]))
     snaps["history_timestamps"] = list_column(lengths, pa.concat_arrays([seconds.take(p) for p in positions] or [seconds[:0]]))
     snaps["history_length"] = lengths.astype("int64")
     snaps[TIMESTAMP] = visible_at(snaps["last_ts"])
     return snaps
-
-
-def _exclusive_cumsum(values: "np.ndarray") -> "np.ndarray":
-    return values.cumsum() - values
 
 
 def _spans(lengths: "np.ndarray", cells: int) -> list[tuple[int, int]]:
