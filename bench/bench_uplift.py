@@ -6,7 +6,8 @@ prompt budget spent on the coldest items and the sparsest users first, through t
 rerun sends no prompt it has sent before). Then ours trains without augmentation, with each augmentation
 alone and with all of them, over several seeds, on the same split and protocol as bench_quality:
 
-- enrichment: the LLM's description and keywords are appended to the item text (re-embedded with MiniLM);
+- enrichment: the LLM's description and keywords are appended to the item text (re-embedded with MiniLM),
+  and its attributes that parse become item features (the `llm_*` columns, as `recaug train` reads them);
 - profiles: the profile text, embedded with MiniLM, feeds the user tower (model.use_user_features);
 - interactions: the picks become augmented training rows (train.use_augmented).
 
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from recaug.data.loaders import load_dataset
+    from recaug.features.enrichment import attribute_columns
     from recaug.models.config import ModelConfig
     from recaug.settings import parse_overrides
     from recaug.train.config import TrainConfig
@@ -324,13 +326,17 @@ def main(argv: list[str] | None = None) -> int:
     outputs, augment_info = run_augmentation(args, interactions, items, overrides)
     enriched, enriched_items = enriched_embeddings(items, base_embeddings, outputs["enrichment"])
 
-    def sequences(embeddings):
-        return build_sequences(interactions, items, embeddings, outputs["interactions"],
+    attributes, attribute_stats = attribute_columns(generated(outputs["enrichment"]))
+
+    def sequences(embeddings, item_attributes=None):
+        return build_sequences(interactions, items, embeddings, outputs["interactions"], item_attributes,
                                max_categories=model_base.max_categories, price_buckets=model_base.price_buckets)
 
-    plain, with_text = sequences(base_embeddings), sequences(enriched) if enriched_items else None
+    plain = sequences(base_embeddings)
+    with_text = sequences(enriched, attributes if len(attributes) else None) if enriched_items else None
     users_frame, profiled = profile_features(plain.users, outputs["profiles"])
-    augment_info.update(enriched_items=enriched_items, profiled_users=profiled,
+    augment_info.update(enriched_items=enriched_items, items_with_llm_attributes=len(attributes),
+                        llm_attribute_stats=attribute_stats.model_dump(), profiled_users=profiled,
                         augmented_rows=len(outputs["interactions"]), thinned_users=len(thinned))
     log.info("data ready in %.0fs: %s; %d items enriched, %d users profiled, %d augmented rows",
              time.perf_counter() - started, plain.summary(), enriched_items, profiled, len(outputs["interactions"]))
