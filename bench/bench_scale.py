@@ -40,7 +40,7 @@ MEMORY_LIMIT_GIB = 8.0
 USERS_PER_INTERACTION = 1 / 50   # ~50 events per user, as in the default marketplace
 ITEMS_PER_INTERACTION = 1 / 200  # a catalogue that grows slower than the traffic
 DAYS = 30
-MODEL_STEPS = 2000  # the epoch's step budget: binds above ~1M interactions (~100 steps at 100k)
+MODEL_STEPS = 2000  # the epoch's step budget: binds above ~4M interactions (~100 steps at 100k, 480 at 1M)
 
 STAGES: list[tuple[str, list[str]]] = [
     ("synth", ["data", "synth"]),
