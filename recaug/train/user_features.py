@@ -50,6 +50,9 @@ class UserFeatureTimeline:
     starts: np.ndarray  # int64, Unix seconds
 
     def __post_init__(self) -> None:
+        if len(self.frame) != len(self.owners) + 1 or len(self.owners) != len(self.starts):
+            raise ValueError(f"a timeline of {len(self.owners)} rows needs {len(self.owners) + 1} frame rows "
+                             f"(row 0: nothing known) and as many starts, got {len(self.frame)} and {len(self.starts)}")
         self._keys = _keys(self.owners, self.starts)
         if len(self._keys) > 1 and (np.diff(self._keys) <= 0).any():
             raise ValueError("user feature rows must be sorted by (owner, start) without repeats")

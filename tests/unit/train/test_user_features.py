@@ -42,3 +42,5 @@ def test_rows_must_be_sorted_without_repeats():
         UserFeatureTimeline(frame, owners=np.array([1, 0]), starts=np.array([5, 5]))
     with pytest.raises(ValueError, match="sorted"):
         UserFeatureTimeline(frame, owners=np.array([0, 0]), starts=np.array([5, 5]))
+    with pytest.raises(ValueError, match="row 0"):
+        UserFeatureTimeline(frame.iloc[1:], owners=np.array([0, 1]), starts=np.array([5, 5]))
