@@ -18,9 +18,10 @@ test: venv
 	@$(WITH_VENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The tier to run while working: unit tests and light integration (no servers, no real
-# LLM, no end-to-end runs); `make test` (what CI runs) adds the tests marked slow.
+# LLM, no end-to-end runs), spread over one pytest-xdist worker per core; `make test` (what
+# CI runs) adds the tests marked slow and runs them in one process (servers, ports, timing).
 test-fast: venv
-	@$(WITH_VENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	@$(WITH_VENV) $(PY) -m pytest -m "not slow" -n auto $(PYTEST_ARGS)
 
 # Airflow on 127.0.0.1 with the DAGs loaded (ARGS=stop|status): PROFILE=standalone (SQLite,
 # LocalExecutor) or PROFILE=celery (CeleryExecutor on the services of RECAUG_AIRFLOW_DB_URL,
