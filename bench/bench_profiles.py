@@ -182,7 +182,7 @@ def run_signal(args, signal: float) -> dict:
         "cold users": metrics(evaluate_recommender(popular, cold_cases, data, base_train, model_base.max_length)),
         "warm test": metrics(evaluate_recommender(popular, data.test, data, base_train, model_base.max_length)),
     }]}}
-    spec = UserFeatureSpec.fit(data.user_features.frame)
+    spec = UserFeatureSpec.fit(data.user_features.first_known())
     for combination in COMBINATIONS:
         segments = ServedSegments(data, spec, combination)
         results[segments.name] = {"runs": [{

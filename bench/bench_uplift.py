@@ -183,7 +183,7 @@ def train_variant(config, train_config, data, seed: int) -> dict:
 
     seed_config = train_config.model_copy(update={"seed": seed})
     seed_everything(seed)
-    spec = UserFeatureSpec.fit(data.user_features.frame) if config.use_user_features else None
+    spec = UserFeatureSpec.fit(data.user_features.first_known()) if config.use_user_features else None
     model = build_model("fusion_sasrec", config, data.num_items, data.item_features(), spec)
     fitted = fit(model, data, seed_config)
     run = {"seed": seed, "epochs": len(fitted.history), "best_epoch": fitted.best_epoch,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from pydantic import BaseModel, Field
 
@@ -82,24 +82,27 @@ def build_features(settings: "Settings") -> FeatureBuildResult:
     log.info("features: fusing %d events (%d augmented) of %d users",
              len(events), int((events["source"] != "observed").sum()), events["user_id"].nunique())
     llm_attributes, llm_attribute_stats = attribute_columns(inputs.item_enrichment)
-    builders = {
-        "item_content": lambda: item_tables.item_content(
+    builders: dict[str, Callable[["pa.Table | None"], "pd.DataFrame"]] = {  # each gets the table as last built
+        "item_content": lambda _: item_tables.item_content(
             events, inputs.items, inputs.item_enrichment, inputs.item_embeddings, cfg.embedding_dim, llm_attributes),
-        "item_popularity": lambda: item_tables.item_popularity(events, cfg.snapshot_every, cfg.popularity_window_days),
-        "user_behaviour": lambda: user_tables.user_behaviour(events, inputs.items, cfg.snapshot_every, cfg.top_categories),
-        "user_history": lambda: user_tables.user_history(events, cfg.snapshot_every, cfg.history_length),
-        "user_profile": lambda: user_tables.user_profile(
-            events, inputs.user_embeddings, _previous(settings, "user_profile"), cfg.profile_versions),
-        "user_attributes": lambda: user_tables.user_attributes(inputs.users, events),
+        "item_popularity": lambda _: item_tables.item_popularity(events, cfg.snapshot_every, cfg.popularity_window_days),
+        "user_behaviour": lambda _: user_tables.user_behaviour(events, inputs.items, cfg.snapshot_every, cfg.top_categories),
+        "user_history": lambda _: user_tables.user_history(events, cfg.snapshot_every, cfg.history_length),
+        "user_profile": lambda old: user_tables.user_profile(
+            events, inputs.user_embeddings, _earlier_rows(old, "user_profile"), cfg.profile_versions),
+        "user_attributes": lambda _: user_tables.user_attributes(inputs.users, events),
     }
     summaries: dict[str, TableSummary] = {}
     items_without_embedding = 0
     for name in TABLES:
-        frame = builders[name]()
+        url = features_url(settings, f"{name}.parquet")
+        old = io.read_table(url) if io.exists(url) else None  # read once: earlier nights' rows and the change diff
+        frame = builders[name](old)
         if name == "item_content":
             items_without_embedding = int((~frame["has_embedding"]).sum())
-        summaries[name] = _write_table(settings, name, frame)
+        summaries[name] = _write_table(url, name, frame, old)
         log.info("features: %s %d rows (%d changed)", name, summaries[name].rows, summaries[name].changed_rows)
+        del frame, old  # before the next table is read: at most one table's versions in memory
 
     result = FeatureBuildResult(
         skipped=False, inputs_hash=inputs_hash, include_augmented=cfg.include_augmented,
@@ -124,15 +127,13 @@ def _inputs_hash(settings: "Settings") -> str:
     return io.content_hash(json.dumps(relevant, sort_keys=True))
 
 
-def _previous(settings: "Settings", name: str) -> "pd.DataFrame | None":
-    """The table as last built (None when absent or unreadable as this table), for tables that
+def _earlier_rows(old: "pa.Table | None", name: str) -> "pd.DataFrame | None":
+    """The table as last built (None when absent or not readable as this table), for tables that
     keep earlier nights' rows."""
-    url = features_url(settings, f"{name}.parquet")
-    if not io.exists(url):
+    if old is None:
         return None
     key, columns = TABLES[name]
-    frame = io.read_parquet(url)
-    return frame if {key, TIMESTAMP, *(c for c, _ in columns)} <= set(frame.columns) else None
+    return old.to_pandas() if {key, TIMESTAMP, *(c for c, _ in columns)} <= set(old.column_names) else None
 
 
 def _tables_intact(manifest: FeatureBuildResult) -> bool:
@@ -141,11 +142,12 @@ def _tables_intact(manifest: FeatureBuildResult) -> bool:
     )
 
 
-def _write_table(settings: "Settings", name: str, frame: "pd.DataFrame") -> TableSummary:
-    """Write the table unless its content is unchanged; report which rows changed."""
-    url = features_url(settings, f"{name}.parquet")
+def _write_table(url: str, name: str, frame: "pd.DataFrame", old: "pa.Table | None") -> TableSummary:
+    """Write the table unless its content is unchanged; report which rows changed since `old`
+    (the version on disk; another schema counts as no previous version)."""
     table = to_arrow(name, frame)
-    old = _read_existing(url, table.schema)
+    if old is not None and not old.schema.equals(table.schema):
+        old = None
     changed_rows, earliest_change = _diff(table, old)
     timestamps = table.column(TIMESTAMP)
     summary = dict(
@@ -157,14 +159,6 @@ def _write_table(settings: "Settings", name: str, frame: "pd.DataFrame") -> Tabl
     if old is not None and changed_rows == 0:
         return TableSummary(**summary, sha256=previous_sha, changed_since=previous_sha, written=False)
     return TableSummary(**summary, sha256=io.write_parquet(table, url), changed_since=previous_sha, written=True)
-
-
-def _read_existing(url: str, schema: "pa.Schema") -> "pa.Table | None":
-    """The previous version of the table, or None when absent or of another schema."""
-    if not io.exists(url):
-        return None
-    old = io.read_table(url)
-    return old if old.schema.equals(schema) else None
 
 
 def _diff(new: "pa.Table", old: "pa.Table | None") -> tuple[int, datetime | None]:

@@ -158,8 +158,8 @@ def _spans(lengths: "np.ndarray", cells: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
 
 
-def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None", previous: "pd.DataFrame | None" = None,
-                 versions: int = 30) -> "pd.DataFrame":
+def user_profile(events: "pd.DataFrame", embeddings: "Embeddings | None", previous: "pd.DataFrame | None",
+                 versions: int) -> "pd.DataFrame":
     """Profile embeddings, each visible only after the last event it may summarise, one row per
     user per night their profile changed (the newest `versions` kept).
 

@@ -164,7 +164,7 @@ def train(settings) -> TrainResult:
     from recaug.models.user_tower import UserFeatureSpec
 
     model = build_model(settings.model.type, settings.model, data.num_items, data.item_features(),
-                        UserFeatureSpec.fit(data.user_features.frame if data.user_features is not None else None))
+                        UserFeatureSpec.fit(data.user_features.first_known() if data.user_features is not None else None))
     log.info("training %s (%d parameters) on %s: %s", model.name, sum(p.numel() for p in model.parameters()),
              device, data.summary())
     started = time.perf_counter()

@@ -68,6 +68,11 @@ class UserFeatureTimeline:
         """Row u: user u's newest features (what a request after all their rows reads)."""
         return self.frame.iloc[self.rows_at(np.arange(n_users), np.full(n_users, 1 << _TIME_BITS))].reset_index(drop=True)
 
+    def first_known(self) -> "pd.DataFrame":
+        """One row per user with any row: each column's first known value, so that fitting codes
+        and quantiles weighs every user once however many nights their features changed."""
+        return self.frame.iloc[1:].groupby(self.owners, sort=True).first().reset_index(drop=True)
+
     @classmethod
     def per_user(cls, frame: "pd.DataFrame") -> "UserFeatureTimeline":
         """Fixed features for all time, row u of `frame` belonging to user u (benchmarks that

@@ -58,8 +58,9 @@ def world(tmp_path_factory):
         server.stop()
 
 
-def _check(answers, oracle, popular, fallback_source: str) -> dict[str, int]:
-    """Every answer is 200 and right for its source; returns the count per source."""
+def _check(answers, oracle, popular, *fallback_sources: str) -> dict[str, int]:
+    """Every answer is 200 and right for its source (the model's, or popular items under one of
+    the expected fallbacks); returns the count per source."""
     counts: dict[str, int] = {}
     for answer in answers:
         assert answer.status == 200, (answer.status, answer.body)
@@ -68,7 +69,7 @@ def _check(answers, oracle, popular, fallback_source: str) -> dict[str, int]:
         if source == "model":
             assert oracle.check(answer, K) is None, oracle.check(answer, K)
             continue
-        assert source == fallback_source, answer.body
+        assert source in fallback_sources, answer.body
         seen = set() if source == "fallback:feature_store_unavailable" else \
             set(oracle.context(answer.user_id).history_item_ids)
         assert [i["item_id"] for i in answer.body["items"]] == [i for i in popular if i not in seen][:K]
@@ -220,7 +221,9 @@ def test_triton_killed_during_requests_gives_popular_unseen_items_then_model_ans
         deploy(settings, live.artifact_dir)  # a no-op when the restarted server already serves it
         clients.wait_for_answers(40, new=True, source="model")
     answers = clients.snapshot()
-    counts = _check(answers, oracle, popular, "fallback:triton_unavailable")
+    # while the restarted server loads, a 2-core machine can also starve the feature store past
+    # its 1 s deadline: those answers must then be that fallback, and right for it
+    counts = _check(answers, oracle, popular, "fallback:triton_unavailable", "fallback:feature_store_unavailable")
     assert clients.failures == []
     assert counts["fallback:triton_unavailable"] >= 20 and counts["model"] >= 60
     assert server.read_state().grpc_port != old.grpc_port

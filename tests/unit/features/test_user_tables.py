@@ -75,7 +75,7 @@ def test_history_keeps_last_n_observed_items_oldest_first(history):
 
 def test_profiles_become_visible_after_the_users_last_event(history):
     embeddings = Embeddings(ids=["a", "c"], encoders=["enc@1", "enc@1"], vectors=np.ones((2, 3), dtype=np.float32))
-    table = user_tables.user_profile(history, embeddings).set_index("user_id")
+    table = user_tables.user_profile(history, embeddings, None, 30).set_index("user_id")
     assert table.loc["a"].event_timestamp == T0 + 25 * H + US
     assert table.loc["c"].event_timestamp == T0 + 25 * H + US  # no events: the newest event of the data
     assert list(table.loc["a"].profile_embedding) == [1.0, 1.0, 1.0]

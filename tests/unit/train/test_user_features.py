@@ -36,6 +36,12 @@ def test_latest_and_fixed_per_user_features():
     assert fixed.frame["age"].iloc[fixed.rows_at(np.array([1, 0]), np.array([0, 5]))].tolist() == [21.0, 20.0]
 
 
+def test_first_known_weighs_each_user_once_with_their_first_value_of_each_column():
+    first = _timeline().first_known()  # user 0 has two states, user 2 one, user 1 none
+    assert first["age"].tolist() == [30.0, 41.0]
+    assert first["profile_embedding"].tolist()[0] == [1.0, 2.0] and first["profile_embedding"].iloc[1] is None
+
+
 def test_rows_must_be_sorted_without_repeats():
     frame = pd.DataFrame({"age": [None, 1.0, 2.0]})
     with pytest.raises(ValueError, match="sorted"):
