@@ -16,7 +16,7 @@ popularity window). Markets: `segment_signal` 0 (attributes independent of taste
 control, no model can gain) and the signals given (region and age band follow the user's
 main topic for that share of users).
 
-    .venv/bin/python bench/bench_profiles.py [--seeds 3] [--signals 0,1] [--epochs 10] [--quick]
+    .venv/bin/python bench/bench_profiles.py [--seeds 3] [--signals 0,1] [--epochs 40] [--quick]
     .venv/bin/python bench/bench_profiles.py --model-arms ""    # the popularity baselines only, in seconds
 """
 
@@ -175,7 +175,9 @@ def run_signal(args, signal: float) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="bench-profiles-") as lake_root:
         data, cold_cases = prepare(args, signal, lake_root)
-    base_train = TrainConfig(epochs=args.epochs, num_threads=args.threads, first_event_targets=True)
+    overrides = {"cold_user_weight": args.cold_user_weight, "user_tower_weight_decay": args.tower_weight_decay}
+    base_train = TrainConfig(epochs=args.epochs, num_threads=args.threads, first_event_targets=True,
+                             **{key: value for key, value in overrides.items() if value is not None})
     model_base = ModelConfig(max_length=args.max_length)
     popular = MostPop.fit(data)
     results = {"global popularity (no attributes)": {"runs": [{
@@ -246,15 +248,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--signals", default="0,1", help="comma-separated synth segment_signal values")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--users", type=int, default=1500)
     parser.add_argument("--items", type=int, default=600)
-    parser.add_argument("--interactions", type=int, default=60_000)
+    parser.add_argument("--interactions", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--cold-share", type=float, default=0.2, help="share of users held out whole")
     parser.add_argument("--market-seed", type=int, default=7)
-    parser.add_argument("--max-length", type=int, default=50, help="model.max_length (history events read)")
+    parser.add_argument("--max-length", type=int, default=20, help="model.max_length (history events read)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cold-user-weight", type=float, default=None,
+                        help="train.cold_user_weight of the tower arm (default: the TrainConfig default)")
+    parser.add_argument("--tower-weight-decay", type=float, default=None,
+                        help="train.user_tower_weight_decay (default: the TrainConfig default)")
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 epochs, a smaller market")
     parser.add_argument("--model-arms", default=",".join(ARMS), help="which neural arms to train (empty: baselines only)")
     parser.add_argument("--out", default=str(RESULTS / "profiles.json"))
