@@ -1,4 +1,4 @@
-"""recaug.embed: text encoders (torch and ONNX), a content-hash cache and the embedding job.
+"""recaug.embed: text encoders (torch, onnxruntime, OpenVINO), a content-hash cache and the embedding job.
 
 `encode_texts(texts, config=None)` is the simple API; `job.run_embedding` / `job.merge_shards`
 are the pipeline stage.

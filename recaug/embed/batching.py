@@ -26,3 +26,16 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_rows: int)
         rows = min(max_rows, max(1, max_tokens // longest))
         yield order[start:start + rows]
         start += rows
+
+
+def padded_batch(encodings, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """input_ids and attention_mask [len(idx), longest] of the tokenised texts at `idx`,
+    right-padded with zeros (the encoder's pad id)."""
+    width = max(len(encodings[i].ids) for i in idx)
+    input_ids = np.zeros((len(idx), width), dtype=np.int64)
+    attention_mask = np.zeros((len(idx), width), dtype=np.int64)
+    for row, i in enumerate(idx):
+        ids = encodings[i].ids
+        input_ids[row, :len(ids)] = ids
+        attention_mask[row, :len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}

@@ -13,6 +13,7 @@ from recaug.embed.config import (
     EmbedConfig,
     EncoderConfig,
     OnnxEncoderConfig,
+    OpenVinoEncoderConfig,
     SentenceTransformersEncoderConfig,
 )
 from recaug.embed.dedupe import unique_texts
@@ -64,26 +65,42 @@ def create_encoder(config: EncoderConfig) -> Encoder:
         from recaug.embed.onnx_encoder import load_onnx_encoder
 
         return load_onnx_encoder(config)
+    if isinstance(config, OpenVinoEncoderConfig):
+        from recaug.embed.openvino_encoder import load_openvino_encoder
+
+        return load_openvino_encoder(config)
     raise TypeError(f"unknown encoder config {type(config).__name__}")
 
 
 def _auto_encoder(config: AutoEncoderConfig) -> Encoder:
-    """Torch in 16-bit where the device computes it natively, else (or when 16-bit misses
-    the calibration check) the fused fp32 ONNX graph, which itself falls back to torch fp32."""
+    """On the CPU, OpenVINO with int8 weights; on CUDA, or when that misses the calibration
+    check, torch in 16-bit where the device computes it natively, else (or when 16-bit
+    misses the check) the fused fp32 ONNX graph, which itself falls back to torch fp32."""
     from recaug.embed.device import select_device
-    from recaug.hardware import native_half_precision
 
     shared = config.model_dump(exclude={"type", "cache_dir"})
-    precision = native_half_precision(select_device(config.device))
-    if precision is not None:
-        from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
+    device = select_device(config.device)
 
-        encoder = SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**shared, precision=precision))
-        if encoder.precision == precision:
-            return encoder
-    from recaug.embed.onnx_encoder import load_onnx_encoder
+    def half_precision_or_onnx() -> Encoder:
+        from recaug.hardware import native_half_precision
 
-    return load_onnx_encoder(OnnxEncoderConfig(**shared, cache_dir=config.cache_dir))
+        precision = native_half_precision(device)
+        if precision is not None:
+            from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
+
+            encoder = SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**shared, precision=precision))
+            if encoder.precision == precision:
+                return encoder
+        from recaug.embed.onnx_encoder import load_onnx_encoder
+
+        return load_onnx_encoder(OnnxEncoderConfig(**shared, cache_dir=config.cache_dir))
+
+    if device != "cpu":
+        return half_precision_or_onnx()
+    from recaug.embed.openvino_encoder import load_openvino_encoder
+
+    return load_openvino_encoder(OpenVinoEncoderConfig(**shared, cache_dir=config.cache_dir),
+                                 fallback=half_precision_or_onnx)
 
 
 _ENCODERS: dict[str, Encoder] = {}

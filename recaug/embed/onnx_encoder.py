@@ -12,28 +12,33 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import re
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from recaug import io
-from recaug.embed.batching import token_budget_batches
-from recaug.embed.calibration import CALIBRATION_TEXTS, CHECK_BATCH_SIZE, calibration_hash, compare_on_calibration
-from recaug.embed.config import OnnxEncoderConfig, SentenceTransformersEncoderConfig
+from recaug.embed.batching import padded_batch, token_budget_batches
+from recaug.embed.calibration import calibration_hash
+from recaug.embed.config import OnnxEncoderConfig
 from recaug.embed.device import onnx_providers, select_device
 from recaug.embed.encoder import Encoder
+from recaug.embed.exported import (
+    EXPORT_META,
+    TOKENIZER_FILE,
+    artifact_dir,
+    checked_variant,
+    matches_torch,
+    reference_encoder,
+    torch_fallback,
+    write_export,
+)
 from recaug.embed.model_files import model_hash, resolve_model_path
 from recaug.embed.sentence_transformers_encoder import encoder_version
 
 log = logging.getLogger(__name__)
 
 FP32_FILE = "model.fp32.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-EXPORT_META = "export.json"
 EXPORTER = "torchscript-fused"  # part of the cache key: a new export recipe never reuses an old graph
 
 
@@ -75,14 +80,7 @@ class OnnxEncoder(Encoder):
         batch_size = max(1, min(batch_size, -(-len(texts) // self.workers)))
 
         def run(idx: np.ndarray) -> None:
-            width = max(lengths[i] for i in idx)
-            input_ids = np.zeros((len(idx), width), dtype=np.int64)
-            attention_mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                ids = encodings[i].ids
-                input_ids[row, :len(ids)] = ids
-                attention_mask[row, :len(ids)] = 1
-            (vectors,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
+            (vectors,) = self.session.run(None, padded_batch(encodings, idx))
             out[idx] = vectors
 
         batches = list(token_budget_batches(lengths, self.max_batch_tokens, batch_size))
@@ -93,13 +91,6 @@ class OnnxEncoder(Encoder):
             with ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-encode") as pool:
                 list(pool.map(run, batches))  # list(): re-raises a worker's exception here
         return out
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("RECAUG_MODEL_CACHE"):
-        return Path(os.environ["RECAUG_MODEL_CACHE"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "recaug" / "encoders"
 
 
 def variant_name(config: OnnxEncoderConfig) -> str:
@@ -122,28 +113,17 @@ def load_onnx_encoder(config: OnnxEncoderConfig) -> Encoder:
     path = resolve_model_path(config.model_path)
     source_hash = model_hash(path)
     variant = variant_name(config)
-    export_key = io.content_hash(
-        source_hash, str(config.max_seq_length), str(config.opset), EXPORTER, importlib.metadata.version("torch"),
-        importlib.metadata.version("onnxruntime"),
-    )
-    root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
-    artifact = root / f"{_slug(config.model_name)}-{export_key[:16]}"
-    root.mkdir(parents=True, exist_ok=True)
+    artifact = artifact_dir(config, source_hash, str(config.opset), EXPORTER, importlib.metadata.version("onnxruntime"))
     # One process exports and checks; shards started together wait and reuse its result.
     with FileLock(str(artifact) + ".lock"):
         try:
-            check = _prepare(config, path, artifact, variant)
+            check = _prepare(config, artifact, variant)
         except Exception as exc:  # an exporter or runtime failure must not stop the job
             log.warning("ONNX encoder unavailable (%s: %s); falling back to the torch encoder",
                         type(exc).__name__, exc)
-            return _torch_fallback(config)
-    if check["min_cosine"] < config.min_cosine:
-        log.warning(
-            "ONNX encoder %s does not match torch: min cosine %.4f < %.4f on %d calibration texts "
-            "(text: %r); falling back to the torch encoder",
-            variant, check["min_cosine"], config.min_cosine, check["texts"], check["worst_text"][:80],
-        )
-        return _torch_fallback(config)
+            return torch_fallback(config)
+    if not matches_torch("ONNX", variant, check, config.min_cosine):
+        return torch_fallback(config)
     meta = io.read_json(artifact / EXPORT_META)
     encoder = OnnxEncoder(
         variant_file(artifact, variant),
@@ -161,36 +141,28 @@ def load_onnx_encoder(config: OnnxEncoderConfig) -> Encoder:
     return encoder
 
 
-def _prepare(config: OnnxEncoderConfig, path: Path, artifact: Path, variant: str) -> dict:
+def _prepare(config: OnnxEncoderConfig, artifact: Path, variant: str) -> dict:
     """Export, quantise and check as needed; returns the stored check of `variant`."""
     import onnxruntime
 
     reference = None
     if not (artifact / EXPORT_META).is_file():
-        reference = _reference_encoder(config)
+        reference = reference_encoder(config)
         _export(reference, artifact, config)
     meta = io.read_json(artifact / EXPORT_META)
     model_file = variant_file(artifact, variant)
     if not model_file.is_file():
         _quantize(config, artifact, model_file, meta)
-    check_file = artifact / f"check.{variant}.json"
-    expected = {"calibration": calibration_hash(), "onnxruntime": onnxruntime.__version__}
-    if check_file.is_file():
-        check = io.read_json(check_file)
-        if all(check.get(k) == v for k, v in expected.items()):
-            return check
-    reference = reference or _reference_encoder(config)
-    candidate = OnnxEncoder(
-        model_file, artifact / TOKENIZER_FILE, name=config.model_name, version=variant, dim=int(meta["dim"]),
-        max_seq_length=config.max_seq_length, max_batch_tokens=config.max_batch_tokens, device="cpu",
-        threads=config.threads,
+    return checked_variant(
+        artifact / f"check.{variant}.json", {"calibration": calibration_hash(), "onnxruntime": onnxruntime.__version__},
+        variant,
+        candidate=lambda: OnnxEncoder(
+            model_file, artifact / TOKENIZER_FILE, name=config.model_name, version=variant, dim=int(meta["dim"]),
+            max_seq_length=config.max_seq_length, max_batch_tokens=config.max_batch_tokens, device="cpu",
+            threads=config.threads,
+        ),
+        reference=lambda: reference or reference_encoder(config),
     )
-    texts = list(CALIBRATION_TEXTS)
-    check = {**expected, "variant": variant, **compare_on_calibration(candidate.encode(texts, CHECK_BATCH_SIZE),
-                                                                      reference.encode(texts, CHECK_BATCH_SIZE))}
-    io.write_json(check_file, check)
-    log.info("checked %s against torch on %d texts: min cosine %.5f", variant, len(texts), check["min_cosine"])
-    return check
 
 
 def _quantize(config: OnnxEncoderConfig, artifact: Path, model_file: Path, meta: dict) -> None:
@@ -206,41 +178,13 @@ def _quantize(config: OnnxEncoderConfig, artifact: Path, model_file: Path, meta:
     log.info("%s: quantised %d weight products (%d kept in fp32) -> %s", config.quantization, count, kept, model_file)
 
 
-def _reference_encoder(config: OnnxEncoderConfig):
-    """The torch encoder on CPU in fp32: the reference every ONNX variant is held to."""
-    return _torch_fallback(config, device="cpu", precision="fp32")
-
-
-def _torch_fallback(config: OnnxEncoderConfig, **overrides):
-    from recaug.embed.sentence_transformers_encoder import SentenceTransformersEncoder
-
-    fields = config.model_dump(include=set(SentenceTransformersEncoderConfig.model_fields) - {"type"})
-    return SentenceTransformersEncoder(SentenceTransformersEncoderConfig(**{**fields, **overrides}))
-
-
 def _export(reference, artifact: Path, config: OnnxEncoderConfig) -> None:
-    """Export into a temporary folder and rename it into place (never a half-written artifact)."""
     from recaug.embed.onnx_export import export_fp32
 
     log.info("exporting %s to ONNX (once per model and settings) -> %s", config.model_name, artifact)
-    staging = Path(tempfile.mkdtemp(prefix=f".{artifact.name}.", dir=artifact.parent))
-    try:
+
+    def write(staging: Path) -> dict:
         fused = export_fp32(reference.model, staging / FP32_FILE, config.opset)
-        reference.model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-        hf_config = reference.model.transformers_model.config
-        io.write_json(staging / EXPORT_META, {
-            "source_model": str(reference.path), "source_hash": reference.source_hash, "dim": reference.dim,
-            "hidden_size": hf_config.hidden_size, "intermediate_size": hf_config.intermediate_size,
-            "max_seq_length": config.max_seq_length, "opset": config.opset, "exporter": EXPORTER, "fused": fused,
-            "torch": importlib.metadata.version("torch"),
-        })
-        if artifact.exists():
-            shutil.rmtree(artifact)  # an incomplete folder from an older layout; we hold the lock
-        os.replace(staging, artifact)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        return {"max_seq_length": config.max_seq_length, "opset": config.opset, "exporter": EXPORTER, "fused": fused}
 
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "encoder"
+    write_export(reference, artifact, write)

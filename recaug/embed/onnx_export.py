@@ -1,11 +1,12 @@
 """Exports a sentence-transformers encoder to ONNX, fuses it and quantises it.
 
 The exported graph is the whole encoder: transformer, mean pooling over real tokens
-and L2 normalisation, with dynamic batch and sequence axes. It is traced by the
-TorchScript exporter over eager attention, because onnxruntime's transformer optimizer
-recognises that graph and fuses it (one Attention op per layer, SkipLayerNormalization,
-BiasGelu, EmbedLayerNormalization): about 1.5x faster on CPU than the unfused graph.
-The dynamo exporter's graph is not recognised by the fusion patterns.
+and L2 normalisation, with dynamic batch and sequence axes. For onnxruntime it is traced
+by the TorchScript exporter over eager attention, because onnxruntime's transformer
+optimizer recognises that graph and fuses it (one Attention op per layer,
+SkipLayerNormalization, BiasGelu, EmbedLayerNormalization): about 1.5x faster on CPU than
+the unfused graph. The dynamo exporter's graph is not recognised by the fusion patterns.
+For OpenVINO it is traced over SDPA and left unfused (OpenVINO fuses it when compiling).
 """
 
 from __future__ import annotations
@@ -63,17 +64,28 @@ def _pooled_module(transformer):
 def export_fp32(st_model, target: Path, opset: int) -> bool:
     """Write the fp32 ONNX graph of `st_model` (on CPU) to `target`, fused where
     onnxruntime knows the architecture. Returns whether the graph was fused."""
+    traced = target.with_name(target.stem + ".traced.onnx")
+    hf_config = trace_onnx(st_model, traced, opset, attention="eager")  # SDPA traces into a graph the fusion does not match
+    try:
+        return _fuse(traced, target, hf_config)
+    finally:
+        traced.unlink(missing_ok=True)
+
+
+def trace_onnx(st_model, target: Path, opset: int, attention: str):
+    """Trace the whole encoder (in fp32, on CPU) into an unfused ONNX graph with dynamic
+    batch and sequence axes, attention as the transformers `attention` implementation
+    traces it. Returns the transformer's config."""
     import copy
 
     import torch
 
     check_exportable(st_model)
     transformer = copy.deepcopy(st_model.transformers_model).to("cpu").float()
-    transformer.set_attn_implementation("eager")  # SDPA traces into a graph the fusion does not match
+    transformer.set_attn_implementation(attention)
     module = _pooled_module(transformer)
     example = st_model.tokenizer(["an example text for tracing", "two"], padding=True, return_tensors="pt")
     axes = {"batch": 0, "sequence": 1}
-    traced = target.with_name(target.stem + ".traced.onnx")
     with torch.inference_mode(), warnings.catch_warnings():
         # The TorchScript exporter warns that it is deprecated and about traced Python conditions
         # (the padding branch it traces is the general one): noise for users.
@@ -81,7 +93,7 @@ def export_fp32(st_model, target: Path, opset: int) -> bool:
         torch.onnx.export(
             module,
             (example["input_ids"], example["attention_mask"]),
-            str(traced),
+            str(target),
             dynamo=False,
             opset_version=opset,
             input_names=list(INPUT_NAMES),
@@ -92,10 +104,7 @@ def export_fp32(st_model, target: Path, opset: int) -> bool:
                 OUTPUT_NAME: {0: "batch"},
             },
         )
-    try:
-        return _fuse(traced, target, transformer.config)
-    finally:
-        traced.unlink(missing_ok=True)
+    return transformer.config
 
 
 def _fuse(source: Path, target: Path, hf_config) -> bool:
@@ -194,6 +203,41 @@ def quantize_dynamic_int8(source: Path, target: Path, keep_fp32: list[str]) -> i
     if not target.is_file() or os.path.getsize(target) == 0:
         raise RuntimeError(f"quantisation wrote no model to {target}")
     return len(nodes)
+
+
+def int8_weights_with_dequantize(source: Path, target: Path) -> int:
+    """Store every 2-D MatMul weight as int8, symmetric per output channel, behind a
+    DequantizeLinear: the compressed-weight pattern OpenVINO runs as int8 products when
+    it also quantises the activations at run time (per row, in groups). No calibration
+    data is involved. Returns the number of compressed weights."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    weights = {init.name: init for init in model.graph.initializer}
+    dequantized: dict[str, str] = {}  # weight name -> its DequantizeLinear output (a weight may be shared)
+    nodes = []
+    for node in model.graph.node:
+        name = node.input[1] if node.op_type == "MatMul" and len(node.input) == 2 else None
+        if name in weights and len(weights[name].dims) == 2 and name not in dequantized:
+            values = numpy_helper.to_array(weights[name])
+            scale = np.abs(values).max(axis=0) / 127.0
+            scale[scale == 0] = 1.0
+            quantized = np.clip(np.round(values / scale), -127, 127).astype(np.int8)
+            model.graph.initializer.remove(weights[name])
+            model.graph.initializer.extend([numpy_helper.from_array(quantized, f"{name}.int8"),
+                                            numpy_helper.from_array(scale.astype(np.float32), f"{name}.scale")])
+            nodes.append(helper.make_node("DequantizeLinear", [f"{name}.int8", f"{name}.scale"],
+                                          [f"{name}.dequantized"], axis=1, name=f"{name}.dequantize"))
+            dequantized[name] = f"{name}.dequantized"
+        if name in dequantized:
+            node.input[1] = dequantized[name]
+        nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(target))
+    return len(dequantized)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from recaug.embed.calibration import row_cosines
-from recaug.embed.config import AutoEncoderConfig, EmbedConfig, OnnxEncoderConfig, SentenceTransformersEncoderConfig
+from recaug.embed.config import (
+    AutoEncoderConfig,
+    EmbedConfig,
+    OnnxEncoderConfig,
+    OpenVinoEncoderConfig,
+    SentenceTransformersEncoderConfig,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +61,20 @@ def int8_encoder(encoder_cache_dir):
     return cached_encoder(OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2, quantization="blockwise_int8"))
 
 
+@pytest.fixture(scope="module")
+def openvino_encoder(encoder_cache_dir):
+    from recaug.embed.encoder import cached_encoder
+
+    return cached_encoder(OpenVinoEncoderConfig(cache_dir=encoder_cache_dir, threads=2))
+
+
+@pytest.fixture(scope="module")
+def openvino_float_encoder(encoder_cache_dir):
+    from recaug.embed.encoder import cached_encoder
+
+    return cached_encoder(OpenVinoEncoderConfig(cache_dir=encoder_cache_dir, threads=2, quantization="none"))
+
+
 def test_torch_encoder_matches_sentence_transformers_and_keeps_order(torch_encoder):
     vectors = torch_encoder.encode(TEXTS, batch_size=4)
     assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
@@ -76,7 +96,20 @@ def test_onnx_encoders_match_torch(variant, min_cosine, torch_encoder, request):
     assert cosines.min() >= min_cosine, dict(zip(TEXTS, cosines.round(5)))
 
 
-@pytest.mark.parametrize("variant", ["onnx_encoder", "int8_encoder"])
+@pytest.mark.parametrize("variant,min_cosine", [("openvino_encoder", 0.99), ("openvino_float_encoder", 0.9995)])
+def test_openvino_encoders_match_torch(variant, min_cosine, torch_encoder, request):
+    encoder = request.getfixturevalue(variant)
+    assert encoder.backend == "openvino", "the OpenVINO variant should pass its calibration check"
+    assert encoder.version.split("-")[0] == torch_encoder.version.split("-")[0]  # same model files
+    assert ("int8w" in encoder.version) == (variant == "openvino_encoder")
+    vectors = encoder.encode(TEXTS, batch_size=4)
+    assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosines = row_cosines(vectors, torch_encoder.encode(TEXTS))
+    assert cosines.min() >= min_cosine, dict(zip(TEXTS, cosines.round(5)))
+
+
+@pytest.mark.parametrize("variant", ["onnx_encoder", "int8_encoder", "openvino_encoder"])
 def test_onnx_vectors_do_not_depend_on_batch_mates(variant, request):
     encoder = request.getfixturevalue(variant)
     together = encoder.encode(TEXTS, batch_size=64)
@@ -86,7 +119,7 @@ def test_onnx_vectors_do_not_depend_on_batch_mates(variant, request):
     np.testing.assert_allclose(reversed_small, together, atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["torch_encoder", "onnx_encoder", "int8_encoder"])
+@pytest.mark.parametrize("variant", ["torch_encoder", "onnx_encoder", "int8_encoder", "openvino_encoder"])
 def test_repeated_texts_are_encoded_once_and_restored_in_order(variant, request, monkeypatch):
     encoder = request.getfixturevalue(variant)
     texts = [TEXTS[2], TEXTS[0], TEXTS[2], TEXTS[5], TEXTS[0], TEXTS[2]]
@@ -100,7 +133,7 @@ def test_repeated_texts_are_encoded_once_and_restored_in_order(variant, request,
     np.testing.assert_array_equal(vectors, distinct[[0, 1, 0, 2, 1, 0]])
 
 
-@pytest.mark.parametrize("variant", ["torch_encoder", "onnx_encoder"])
+@pytest.mark.parametrize("variant", ["torch_encoder", "onnx_encoder", "openvino_encoder"])
 def test_token_budget_changes_batches_not_vectors(variant, request, monkeypatch):
     encoder = request.getfixturevalue(variant)
     wide = encoder.encode(TEXTS, batch_size=64)
@@ -144,11 +177,15 @@ def test_half_precision_that_misses_the_threshold_stays_fp32(torch_encoder, capl
     np.testing.assert_allclose(encoder.encode(TEXTS), torch_encoder.encode(TEXTS), atol=1e-6)
 
 
-def test_auto_uses_native_half_precision_or_the_onnx_graph(encoder_cache_dir, monkeypatch):
+def test_auto_uses_openvino_on_the_cpu_then_native_half_precision_or_the_onnx_graph(encoder_cache_dir, monkeypatch):
     from recaug import hardware
+    from recaug.embed import openvino_encoder
     from recaug.embed.encoder import create_encoder
 
     config = AutoEncoderConfig(cache_dir=encoder_cache_dir, threads=2)
+    assert create_encoder(config).backend == "openvino"
+    # OpenVINO missing the check (here: its package absent) leaves the torch/ONNX choice
+    monkeypatch.setattr(openvino_encoder.importlib.metadata, "version", _version_without("openvino"))
     native = hardware.native_half_precision("cpu")
     encoder = create_encoder(config)
     if native:  # e.g. AVX512-BF16 / AMX CPUs
@@ -159,17 +196,45 @@ def test_auto_uses_native_half_precision_or_the_onnx_graph(encoder_cache_dir, mo
     assert create_encoder(config).backend == "onnx"
 
 
-def test_export_is_cached_and_reused(onnx_encoder, int8_encoder, encoder_cache_dir):
+def _version_without(package: str):
+    import importlib.metadata
+
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == package:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    return version
+
+
+def test_openvino_missing_the_threshold_falls_back_and_says_why(openvino_encoder, encoder_cache_dir, caplog):
     from recaug.embed.encoder import create_encoder
 
-    artifacts = [p for p in Path(encoder_cache_dir).iterdir() if p.is_dir()]
-    assert len(artifacts) == 1
-    names = {p.name for p in artifacts[0].iterdir()}
-    assert {"model.fp32.onnx", "model.onnx-int8block.onnx", "tokenizer.json", "export.json",
-            "check.onnx-fp32.json", "check.onnx-int8block.json"} <= names
-    again = create_encoder(OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2))
-    assert again.version == onnx_encoder.version
-    np.testing.assert_array_equal(again.encode(TEXTS[:3]), onnx_encoder.encode(TEXTS[:3]))
+    config = OpenVinoEncoderConfig(cache_dir=encoder_cache_dir, threads=2, min_cosine=0.9999)  # int8: ~0.996
+    with caplog.at_level(logging.WARNING, logger="recaug.embed.exported"):
+        encoder = create_encoder(config)
+    assert encoder.backend == "sentence_transformers"
+    assert "OpenVINO encoder openvino-int8w" in caplog.text and "falling back to the torch encoder" in caplog.text
+
+
+def test_export_is_cached_and_reused(onnx_encoder, int8_encoder, openvino_encoder, openvino_float_encoder,
+                                     encoder_cache_dir):
+    from recaug.embed.encoder import create_encoder
+
+    artifacts = {p.name: {f.name for f in p.iterdir()} for p in Path(encoder_cache_dir).iterdir() if p.is_dir()}
+    assert len(artifacts) == 2, artifacts  # one per runtime, every variant inside it
+    assert any({"model.fp32.onnx", "model.onnx-int8block.onnx", "tokenizer.json", "export.json",
+                "check.onnx-fp32.json", "check.onnx-int8block.json"} <= names for names in artifacts.values())
+    assert any({"model.sdpa.onnx", "model.int8-weights.onnx", "tokenizer.json", "export.json",
+                "check.openvino-int8w-bf16.json" if "bf16" in openvino_encoder.version else
+                "check.openvino-int8w-fp32.json"} <= names for names in artifacts.values())
+    for config, first in ((OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2), onnx_encoder),
+                          (OpenVinoEncoderConfig(cache_dir=encoder_cache_dir, threads=2), openvino_encoder)):
+        again = create_encoder(config)
+        assert again.version == first.version
+        np.testing.assert_array_equal(again.encode(TEXTS[:3]), first.encode(TEXTS[:3]))
 
 
 def test_a_variant_that_misses_the_threshold_falls_back_to_torch(onnx_encoder, encoder_cache_dir, caplog):
@@ -179,7 +244,7 @@ def test_a_variant_that_misses_the_threshold_falls_back_to_torch(onnx_encoder, e
     # (min cosine ~0.98 on the calibration set); demanding 0.999 must reject it.
     config = OnnxEncoderConfig(cache_dir=encoder_cache_dir, threads=2, quantization="dynamic_int8",
                                quantize_ffn_output=True, min_cosine=0.999)
-    with caplog.at_level(logging.WARNING, logger="recaug.embed.onnx_encoder"):
+    with caplog.at_level(logging.WARNING, logger="recaug.embed.exported"):
         encoder = create_encoder(config)
     assert encoder.backend == "sentence_transformers"
     assert "does not match torch" in caplog.text and "falling back to the torch encoder" in caplog.text
