@@ -95,10 +95,9 @@ def _auto_encoder(config: AutoEncoderConfig) -> Encoder:
 
         return load_onnx_encoder(OnnxEncoderConfig(**shared, cache_dir=config.cache_dir))
 
-    if device != "cpu":
-        return half_precision_or_onnx()
     from recaug.embed.openvino_encoder import load_openvino_encoder
 
+    # OpenVINO hands a CUDA device, or a variant that misses the check, to the fallback.
     return load_openvino_encoder(OpenVinoEncoderConfig(**shared, cache_dir=config.cache_dir),
                                  fallback=half_precision_or_onnx)
 
