@@ -13,7 +13,8 @@ linear, peak memory under 8 GiB) is checked for the rest.
     .venv/bin/python bench/bench_scale.py [--sizes 100000,1000000,10000000] [--keep DIR]
         [--model-up-to 1000000]
 
-`--until STAGE` stops after that stage. `--model-up-to N` runs the model stage only at sizes <= N (its full-catalogue evaluation
+`--until STAGE` stops after that stage; `--from STAGE` starts there on the lake a `--keep` run left
+(e.g. the model stage after `--until "features apply"`, with `--merge` of that run's report). `--model-up-to N` runs the model stage only at sizes <= N (its full-catalogue evaluation
 of every user is the one part meant to grow faster than linear); its exponent then spans
 the sizes it ran at. `--merge FILES` adds the sizes of earlier reports (sizes measured
 in separate runs end up in one table). The report is written after every stage, so a
@@ -74,15 +75,21 @@ def run_stage(args: list[str], lake: Path, log_path: Path) -> tuple[float, float
 
 
 def run_size(interactions: int, work: Path, measured: dict, save, model_up_to: int | None = None,
-             last_stage: str | None = None) -> None:
-    """Run every stage (up to `last_stage`) at one size into `measured`, calling `save` after each (a stopped
-    run keeps its rows)."""
+             last_stage: str | None = None, first_stage: str | None = None) -> None:
+    """Run every stage (from `first_stage` on the lake an earlier run kept, up to `last_stage`) at one size into
+    `measured`, calling `save` after each (a stopped run keeps its rows)."""
     lake = work / f"lake-{interactions}"
-    shutil.rmtree(lake, ignore_errors=True)
+    names = [name for name, _ in STAGES]
+    if first_stage is None:
+        shutil.rmtree(lake, ignore_errors=True)
+    elif not lake.is_dir():
+        raise SystemExit(f"--from {first_stage!r} needs the lake an earlier run kept in {lake}")
     users = max(100, int(interactions * USERS_PER_INTERACTION))
     items = max(200, int(interactions * ITEMS_PER_INTERACTION))
     log_path = work / f"stages-{interactions}.log"
     for name, args in STAGES:
+        if first_stage is not None and names.index(name) < names.index(first_stage):
+            continue
         if name in LINEAR_EXEMPT and model_up_to is not None and interactions > model_up_to:
             print(f"  {interactions:>10,} {name:<36} not run (--model-up-to {model_up_to:,})", flush=True)
             continue
@@ -140,14 +147,18 @@ def main() -> None:
     parser.add_argument("--model-up-to", type=int, default=None, help="run the model stage only at sizes <= this")
     parser.add_argument("--until", default=None, choices=[name for name, _ in STAGES],
                         help="stop after this stage (e.g. remeasure ingest alone)")
+    parser.add_argument("--from", dest="first_stage", default=None, choices=[name for name, _ in STAGES],
+                        help="start at this stage on the lake kept by an earlier --keep run (its rows: --merge)")
     parser.add_argument("--merge", default=None, help="earlier reports (JSON, comma-separated) whose sizes join this table; "
                                                       "with --sizes '' only prints their merged table")
     args = parser.parse_args()
+    if args.first_stage and not args.keep:
+        parser.error("--from needs --keep DIR: the folder whose lake an earlier run kept")
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="recaug-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     earlier = {n: r for f in (args.merge.split(",") if args.merge else []) for n, r in json.loads(Path(f).read_text())["runs"].items()}
-    runs = {n: r for n, r in earlier.items() if int(n) not in sizes}
+    runs = {n: r for n, r in earlier.items() if int(n) not in sizes or args.first_stage}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -157,8 +168,8 @@ def main() -> None:
     try:
         for size in sizes:
             print(f"== {size:,} interactions", flush=True)
-            runs[str(size)] = {}
-            run_size(size, work, runs[str(size)], save, args.model_up_to, args.until)
+            runs[str(size)] = dict(runs.get(str(size), {})) if args.first_stage else {}
+            run_size(size, work, runs[str(size)], save, args.model_up_to, args.until, args.first_stage)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -105,7 +105,7 @@ SAFE_OVERRIDES: dict[str, tuple[Any, ...]] = {
     **{f"train.{k}": () for k in (
         "seed", "batch_size", "windows_per_user", "learning_rate", "lr_schedule", "scalar_lr_scale", "weight_decay",
         "patience", "min_delta", "min_relative_delta", "max_seconds", "max_steps_per_epoch", "amp", "num_threads", "split", "temporal_cut_quantile", "use_augmented",
-        "augmented_weight", "prune_rate", "prune_warmup_epochs", "eval_batch_size", "ks", "cold_item_threshold",
+        "augmented_weight", "prune_rate", "prune_warmup_epochs", "eval_batch_size", "max_valid_cases", "ks", "cold_item_threshold",
         "cold_boost", "cold_boost_reference", "cold_boost_max_ndcg_loss", "cold_user_threshold", "checkpoint_every",
     )},
     "train.device": (StringConstraints(pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$"),),

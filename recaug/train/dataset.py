@@ -16,6 +16,7 @@ flagged so the trainer can down-weight and prune them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -118,6 +119,17 @@ class SequenceData:
     split: str = "leave_one_out"
     # raw user features (attributes, profile_embedding) as known at each time the model answers
     user_features: "UserFeatureTimeline | None" = None
+    valid_cases_drawn_from: int | None = None  # validation cases before `limit_validation` drew a sample
+
+    def limit_validation(self, max_cases: int | None) -> None:
+        """Keep at most `max_cases` validation cases: the users whose id hashes lowest (blake2b), so
+        the same users stay drawn across runs and as the data grows, whatever the row order."""
+        if max_cases is None or len(self.valid) <= max_cases:
+            return
+        keys = np.fromiter((int.from_bytes(hashlib.blake2b(self.users[u].encode(), digest_size=8).digest(), "big")
+                            for u in self.valid.users), dtype=np.uint64, count=len(self.valid))
+        self.valid_cases_drawn_from = len(self.valid)
+        self.valid = self.valid.subset(np.sort(np.argpartition(keys, max_cases - 1)[:max_cases]))
 
     @property
     def num_items(self) -> int:
@@ -151,6 +163,7 @@ class SequenceData:
             "hard_negative_users": len(self.hard_negatives),
             "valid_cases": len(self.valid), "test_cases": len(self.test), "split": self.split,
             "text_dim": int(self.text.shape[1]),
+            **({"valid_cases_drawn_from": self.valid_cases_drawn_from} if self.valid_cases_drawn_from else {}),
         }
 
     def training_windows(self, max_length: int, augmented_weight: float = 0.0,

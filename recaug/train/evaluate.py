@@ -150,7 +150,7 @@ def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
     from recaug.train.diversity import candidates_served, mmr_curve
     from recaug.train.plots import plot_metric_bars
     from recaug.train.loop import select_device
-    from recaug.train.run import load_sequences, resolve_artifact_dir
+    from recaug.train.run import data_versions, fingerprint, load_sequences, resolve_artifact_dir
 
     artifact_dir = resolve_artifact_dir(settings, artifact_dir)
     model, vocab, params = load_artifact(artifact_dir)
@@ -159,13 +159,19 @@ def evaluate(settings, artifact_dir: str | None = None) -> EvaluationResult:
     model.to(device)
     recommender = recommender_for(model, vocab, data)
     max_length = model.config.max_length
-    valid = evaluate_recommender(recommender, data.valid, data, settings.train, max_length, device)
-    test = evaluate_recommender(recommender, data.test, data, settings.train, max_length, device)
-    mmr = mmr_curve(recommender, data, settings.train, max_length, candidates_served(settings), device)
-    baselines = {name: {"test": evaluate_recommender(baseline, data.test, data, settings.train, max_length, device)}
-                 for name, baseline in fit_baselines(data).items()}
     metrics_url = io.join(artifact_dir, METRICS_FILE)
     previous = io.read_json(metrics_url) if io.exists(metrics_url) else {}
+    if params.get("fingerprint") == fingerprint(settings, data_versions(settings)) and \
+            all(key in previous for key in ("valid", "test", "mmr")):
+        log.info("%s was trained on exactly these data and settings: keeping the validation, test and MMR metrics "
+                 "its training computed, ranking the baselines", artifact_dir)
+        valid, test, mmr = previous["valid"], previous["test"], previous["mmr"]
+    else:
+        valid = evaluate_recommender(recommender, data.valid, data, settings.train, max_length, device)
+        test = evaluate_recommender(recommender, data.test, data, settings.train, max_length, device)
+        mmr = mmr_curve(recommender, data, settings.train, max_length, candidates_served(settings), device)
+    baselines = {name: {"test": evaluate_recommender(baseline, data.test, data, settings.train, max_length, device)}
+                 for name, baseline in fit_baselines(data).items()}
     metrics = {**previous, "split": data.split, "valid": valid, "test": test, "mmr": mmr, "baselines": baselines}
     io.write_json(metrics_url, metrics)
     plots = []

@@ -117,6 +117,10 @@ def load_sequences(settings) -> SequenceData:
         from recaug.train.user_features import user_feature_timeline
 
         data.user_features = user_feature_timeline(settings, data)
+    data.limit_validation(settings.train.max_valid_cases)
+    if data.valid_cases_drawn_from:
+        log.info("validation on %d of %d users, drawn by a hash of the user id (train.max_valid_cases); the test "
+                 "cases are all %d", len(data.valid), data.valid_cases_drawn_from, len(data.test))
     return data
 
 

@@ -69,9 +69,15 @@ def test_train_evaluate_gate_through_the_cli(lake, capsys):
     assert run(lake, "train", "--run-id", "r1") == 0  # same inputs: nothing recomputed
     assert json.loads(capsys.readouterr().out)["skipped"] is True
 
-    assert run(lake, "evaluate", "--run-id", "r1") == 0
+    assert run(lake, "evaluate", "--run-id", "r1") == 0  # the data and settings it was trained on: its metrics stand
     evaluation = json.loads(capsys.readouterr().out)
-    assert evaluation["test"]["overall"]["ndcg@10"] == pytest.approx(metrics["test"]["overall"]["ndcg@10"])
+    assert (evaluation["valid"], evaluation["test"]) == (metrics["valid"], metrics["test"])
+    # another slice threshold: the saved model is loaded and ranked again, with the trained model's overall numbers
+    assert run(lake, "evaluate", "--run-id", "r1", "--set", "train.cold_user_threshold=3") == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test"]["cold_users"] != metrics["test"]["cold_users"]
+    for split in ("valid", "test"):
+        assert again[split]["overall"]["ndcg@10"] == pytest.approx(metrics[split]["overall"]["ndcg@10"])
     baselines = io.read_json(io.join(directory, "metrics.json"))["baselines"]  # the report compares against these
     assert {"MostPop", "ItemKNN"} <= set(baselines)
     assert baselines["MostPop"]["test"]["overall"]["cases"] == evaluation["test"]["overall"]["cases"]

@@ -45,6 +45,17 @@ def test_item_knn_sums_cosine_similarities_of_the_history():
     assert by_item["d"] == pytest.approx(0.0)
 
 
+def test_item_knn_ignores_padding_and_repeats_and_scores_each_row_on_its_own():
+    data = tiny_data()
+    knn = ItemKNN.fit(data)
+    none = torch.zeros(2, 1, dtype=torch.long)
+    alone = torch.cat([knn.score(ids(data, "a", "c"), none[:1], none[:1, 0]),
+                       knn.score(ids(data, "d"), none[:1], none[:1, 0])])
+    batch = torch.tensor([[data.vocab.index("a"), data.vocab.index("c"), data.vocab.index("a")],
+                          [0, 0, data.vocab.index("d")]])
+    assert torch.allclose(knn.score(batch, none, none[:, 0]), alone)
+
+
 def test_text_similarity_prefers_items_close_to_the_recent_history():
     data = tiny_data()
     model = TextSimilarity.fit(data, decay=0.5)

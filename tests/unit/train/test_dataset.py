@@ -143,3 +143,28 @@ def test_new_users_are_cases_with_empty_histories_at_their_first_event():
     assert all(len(h) == 0 for h in cases.histories) and data.fit_end[known:].tolist() == [0, 0]
     _, history, times, _, _, seen = next(cases.batches(8, 5))
     assert history.shape == (2, 1) and (history == 0).all() and (times == 0).all() and (seen == 0).all()
+
+
+def test_validation_sample_draws_the_same_users_whatever_the_row_order_and_keeps_the_test_whole():
+    rows = [(f"u{u}", f"i{(u + k) % 7}", k) for u in range(40) for k in range(4)]
+    data = build_sequences(frame(rows))
+    shuffled = build_sequences(frame(rows).sample(frac=1.0, random_state=3).reset_index(drop=True))
+    whole = {(data.users[u], t) for u, t in zip(data.valid.users, data.valid.targets)}
+    data.limit_validation(10)
+    shuffled.limit_validation(10)
+    drawn = [(data.users[u], t) for u, t in zip(data.valid.users, data.valid.targets)]
+    assert len(drawn) == 10 and set(drawn) <= whole
+    assert {data.users[u] for u in data.valid.users} == {shuffled.users[u] for u in shuffled.valid.users}
+    assert len(data.test) == 40 and data.summary()["valid_cases_drawn_from"] == 40
+    assert [len(h) for h in data.valid.histories] == [2] * 10
+
+    more = build_sequences(frame(rows + [(f"u{u}", "i1", 9) for u in range(40, 80)] * 3))
+    more.limit_validation(20)  # both draws are the lowest hashes of one order: new users never reshuffle the old ones
+    before = {data.users[u] for u in data.valid.users}
+    after = {more.users[u] for u in more.valid.users} & {f"u{u}" for u in range(40)}
+    assert after and (after <= before or before <= after)
+
+    untouched = build_sequences(frame(rows))
+    untouched.limit_validation(None)
+    untouched.limit_validation(40)
+    assert len(untouched.valid) == 40 and "valid_cases_drawn_from" not in untouched.summary()
