@@ -41,6 +41,8 @@ KEYWORD_BLOCKLIST = frozenset(
 
 def strip_control(text: str) -> str:
     """Drop control and format characters (zero-width, bidi overrides), keep newlines as spaces."""
+    if text.isprintable():  # no character of category C* (nor a separator but the space): nothing to drop
+        return text
     return "".join(
         " " if ch in "\n\r\t" else ch
         for ch in text

@@ -56,3 +56,17 @@ def test_first_json_object_skips_prose_fences_and_broken_objects():
     assert sanitize.first_json_object('{broken {"ok": [1, 2]}') == {"ok": [1, 2]}
     assert sanitize.first_json_object("[1, 2] no object") is None
     assert sanitize.first_json_object("") is None
+
+
+def test_strip_control_drops_every_control_and_format_character_and_only_those():
+    import random
+    import unicodedata
+
+    alphabet = [chr(c) for c in [*range(0x250), 0x200B, 0x202E, 0x2028, 0x2029, 0xA0, 0x3000, 0xFEFF, 0xE000,
+                                 0x1F600, 0x378, 0x10FFFF]]
+    rng = random.Random(0)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        kept = sanitize.strip_control(text)
+        assert kept == "".join(" " if ch in "\n\r\t" else ch for ch in text
+                               if ch in "\n\r\t" or unicodedata.category(ch)[0] != "C"), repr(text)
