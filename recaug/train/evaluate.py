@@ -9,6 +9,7 @@ than `cold_item_threshold` fitted interactions) and cold users (fewer than
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from recaug.train.dataset import EvalCases, SequenceData
 from recaug.train.metrics import summarize, target_ranks
 
 log = logging.getLogger(__name__)
+
+PROGRESS_SECONDS = 60.0  # a progress line this often while ranking many cases
 
 
 class EvaluationResult(BaseModel):
@@ -71,9 +74,18 @@ def evaluate_recommender(recommender, cases: EvalCases, data: SequenceData, conf
         return {"overall": {"cases": 0}, "cold_items": {"cases": 0}, "cold_users": {"cases": 0}}
     ranks_all = np.zeros(len(cases), dtype=np.int64)
     tops_all = np.zeros((len(cases), max(ks)), dtype=np.int64)
+    started = last_progress = time.perf_counter()
+    done = 0
     for rows, scores, targets in masked_scores(recommender, cases, config, max_length, device, data):
         ranks_all[rows] = target_ranks(scores, targets)
         tops_all[rows] = torch.topk(scores, max(ks), dim=1).indices.cpu().numpy()
+        done += len(rows)
+        if time.perf_counter() - last_progress >= PROGRESS_SECONDS:  # minutes at 100k cases x 50k items
+            last_progress = time.perf_counter()
+            rate = done / (last_progress - started)
+            log.info("%s: ranked all %d items for %d of %d cases, %.0f cases/s, about %.0f s left",
+                     getattr(recommender, "name", type(recommender).__name__), data.num_items, done, len(cases),
+                     rate, (len(cases) - done) / rate)
     embeddings = data.text if data.text.shape[1] else None
     cold_items = data.train_counts[cases.targets] < config.cold_item_threshold
     cold_users = np.array([len(h) for h in cases.histories]) < config.cold_user_threshold
