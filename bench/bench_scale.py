@@ -6,8 +6,8 @@ the CLI, DVC and Airflow tasks run them. Peak memory is the process tree's maxim
 resident set (wait4's ru_maxrss). The growth exponent of a stage is the slope of
 log(time) over log(interactions) between the smallest and the largest size: 1.0 is
 linear. Training runs one epoch of at most 2,000 steps (`train.max_steps_per_epoch`: a full epoch at 10M
-is hours on 2 cores) and evaluation ranks the whole catalogue for every user,
-so "model" grows with users x items by design; the target (every other stage at most
+is hours on 2 cores); test evaluation ranks the whole catalogue for every user (validation for
+20,000 users at most: `train.max_valid_cases`), so "model" grows with users x items by design; the target (every other stage at most
 linear, peak memory under 8 GiB) is checked for the rest.
 
     .venv/bin/python bench/bench_scale.py [--sizes 100000,1000000,10000000] [--keep DIR]
