@@ -14,6 +14,7 @@ Rows below `denoise.min_confidence` are dropped.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -71,14 +72,17 @@ def augment_interactions(settings, inputs: "AugmentInputs", runner: GenerationRu
     sparse = users[users["n_events"] <= icfg.sparse_max_events]
     item_rows = inputs.item_rows()
     requests, targets = [], []
-    briefs: dict[str, dict[str, str]] = {}  # an item is a candidate of many users: sanitise its fields once
+
+    @functools.cache  # an item is a candidate of many users: sanitise its fields once per run
+    def candidate_brief(item_id: str) -> dict[str, str]:
+        return prompts.item_brief(item_id, item_rows.get(item_id))
+
     shape = runner.privacy.shape("pick")
     for user in sparse.itertuples(index=False):
         found = retriever.candidates(user.items, icfg.candidates)
         if len(found) < 2:
             continue
-        candidates = [briefs[i] if i in briefs else briefs.setdefault(i, prompts.item_brief(i, item_rows.get(i)))
-                      for i, _ in found]
+        candidates = [candidate_brief(i) for i, _ in found]
         requests.append(prompts.pick_prompt(user.history, candidates, shape, runner.privacy.subject(user.user_id)))
         targets.append((user.user_id, user.last_event, found))
 
