@@ -78,8 +78,8 @@ def augment_interactions(settings, inputs: "AugmentInputs", runner: GenerationRu
         return prompts.item_brief(item_id, item_rows.get(item_id))
 
     shape = runner.privacy.shape("pick")
-    for user in sparse.itertuples(index=False):
-        found = retriever.candidates(user.items, icfg.candidates)
+    found_per_user = retriever.candidates_many(list(sparse["items"]), icfg.candidates)
+    for user, found in zip(sparse.itertuples(index=False), found_per_user):
         if len(found) < 2:
             continue
         candidates = [candidate_brief(i) for i, _ in found]

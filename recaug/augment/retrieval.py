@@ -13,16 +13,53 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from scipy import sparse
 
 POPULARITY_SCORE = 0.05  # popular items that fill a short candidate list get at most this score
+
+
+SCORE_DECIMALS = 12  # co-occurrence scores equal to this precision are ties
+BATCH_USERS = 256  # histories scored together: one sparse/dense product per batch instead of one per user
 
 
 class Retriever(abc.ABC):
     name: str
 
     @abc.abstractmethod
+    def candidates_many(self, histories: list[list[str]], k: int) -> list[list[tuple[str, float]]]:
+        """For each history, up to k (item_id, score) pairs not in it, best first."""
+
     def candidates(self, history: list[str], k: int) -> list[tuple[str, float]]:
-        """Up to k (item_id, score) pairs not in `history`, best first."""
+        return self.candidates_many([history], k)[0]
+
+
+def top_k(scores: "np.ndarray", k: int) -> "np.ndarray":
+    """Positions of the k highest scores, best first, equal scores in position order: the same as a
+    stable sort of the whole row, without sorting it."""
+    import numpy as np
+
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    contenders = np.flatnonzero(scores >= kth)
+    return contenders[np.argsort(-scores[contenders], kind="stable")][:k]
+
+
+def _history_rows(index: dict[str, int], history: list[str]) -> list[int]:
+    return [index[i] for i in dict.fromkeys(history) if i in index]
+
+
+def _mean_operator(rows: list[list[int]], width: int, weights: "np.ndarray") -> "sparse.csr_matrix":
+    """A [len(rows), width] matrix whose row u averages the rows[u] entries of what it multiplies,
+    each scaled by `weights` (a user without rows gets an empty row)."""
+    import numpy as np
+    from scipy import sparse
+
+    counts = np.array([len(r) for r in rows], dtype=np.int64)
+    columns = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(counts.sum()))
+    values = weights[columns] / np.repeat(np.maximum(counts, 1), counts)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sparse.csr_matrix((values, columns, indptr), shape=(len(rows), width))
 
 
 class _Popularity:
@@ -64,19 +101,27 @@ class CoOccurrenceRetriever(Retriever):
         self.norms = np.sqrt(np.asarray(self.user_item.sum(axis=0)).ravel())
         self.popularity = _Popularity(interactions)
 
-    def candidates(self, history: list[str], k: int) -> list[tuple[str, float]]:
+    def candidates_many(self, histories: list[list[str]], k: int) -> list[list[tuple[str, float]]]:
         import numpy as np
 
-        rows = [self.index[i] for i in dict.fromkeys(history) if i in self.index]
-        found: list[tuple[str, float]] = []
-        if rows:
-            co = (self.item_user[rows] @ self.user_item).toarray()  # [len(rows), n_items] shared-user counts
-            cosine = co / (self.norms[rows][:, None] * self.norms[None, :])
-            scores = cosine.mean(axis=0)
-            scores[rows] = 0.0
-            top = np.lexsort((self.items, -scores))[:k]
-            found = [(str(self.items[j]), float(scores[j])) for j in top if scores[j] > 0]
-        return self.popularity.fill(found, set(history), k)
+        out = []
+        for start in range(0, len(histories), BATCH_USERS):
+            batch = histories[start:start + BATCH_USERS]
+            rows = [_history_rows(self.index, h) for h in batch]
+            # mean over the history of cosine(i, j) = co(i, j) / (norm_i norm_j): the 1/norm_i and the mean
+            # go into one sparse operator, then user -> history items -> their users -> those users' items
+            mean = _mean_operator(rows, len(self.items), 1.0 / self.norms.astype(np.float64))
+            scores = ((mean @ self.item_user) @ self.user_item).toarray() / self.norms[None, :]
+            # counts make exact ties common (14/sqrt(49*96) = 21/sqrt(49*216)): rounding away float error
+            # lets them rank by item id, whatever order the sums ran in
+            scores = np.round(scores, SCORE_DECIMALS, out=scores)
+            for history, history_rows, row in zip(batch, rows, scores):
+                found: list[tuple[str, float]] = []
+                if history_rows:
+                    row[history_rows] = 0.0
+                    found = [(str(self.items[j]), float(row[j])) for j in top_k(row, k) if row[j] > 0]
+                out.append(self.popularity.fill(found, set(history), k))
+        return out
 
 
 class EmbeddingRetriever(Retriever):
@@ -87,22 +132,33 @@ class EmbeddingRetriever(Retriever):
     def __init__(self, embeddings: "pd.DataFrame", fallback: Retriever):
         import numpy as np
 
+        embeddings = embeddings.assign(item_id=embeddings["item_id"].astype(str)).sort_values("item_id", kind="stable")
         matrix = np.stack(embeddings["embedding"].map(lambda v: np.asarray(v, dtype=np.float32)).to_list())
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.matrix: "np.ndarray" = matrix / np.where(norms == 0, 1.0, norms)
-        self.items = embeddings["item_id"].astype(str).to_numpy()
+        self.items = embeddings["item_id"].to_numpy()  # in id order: equal scores rank by item id
         self.index = {item: i for i, item in enumerate(self.items)}
         self.fallback = fallback
 
-    def candidates(self, history: list[str], k: int) -> list[tuple[str, float]]:
+    def candidates_many(self, histories: list[list[str]], k: int) -> list[list[tuple[str, float]]]:
         import numpy as np
 
-        rows = [self.index[i] for i in dict.fromkeys(history) if i in self.index]
-        if not rows:
-            return self.fallback.candidates(history, k)
-        user = self.matrix[rows].mean(axis=0)
-        user /= max(float(np.linalg.norm(user)), 1e-12)
-        scores = (self.matrix @ user + 1.0) / 2.0
-        scores[rows] = -1.0
-        top = np.lexsort((self.items, -scores))[:k]
-        return [(str(self.items[j]), float(scores[j])) for j in top if scores[j] > 0 and self.items[j] not in history]
+        out: list[list[tuple[str, float]] | None] = []
+        without = []  # histories with no embedded item: the fallback's candidates
+        for start in range(0, len(histories), BATCH_USERS):
+            batch = histories[start:start + BATCH_USERS]
+            rows = [_history_rows(self.index, h) for h in batch]
+            users = _mean_operator(rows, len(self.items), np.ones(len(self.items), dtype=np.float32)) @ self.matrix
+            users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
+            scores = (users.astype(np.float32) @ self.matrix.T + 1.0) / 2.0
+            for history, history_rows, row in zip(batch, rows, scores):
+                if not history_rows:
+                    without.append((len(out), history))
+                    out.append(None)
+                    continue
+                row[history_rows] = -1.0
+                out.append([(str(self.items[j]), float(row[j])) for j in top_k(row, k)
+                            if row[j] > 0 and self.items[j] not in history])
+        for (position, _), found in zip(without, self.fallback.candidates_many([h for _, h in without], k)):
+            out[position] = found
+        return out
