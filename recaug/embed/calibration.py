@@ -3,7 +3,9 @@ torch encoder before it is used.
 
 They cover what catalogues hold: bare titles, titles with years and genres, long
 descriptions (truncation), tag lists, numbers, punctuation, accents, other scripts,
-and near-empty strings.
+and near-empty strings. Single common words are where int8 activations lose the most
+(a mean over three tokens averages little error away): with OpenVINO activation groups
+of 128 or 192 "Ok" and "Such" fell below 0.99 while every longer item text stayed above.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ CALIBRATION_TEXTS: tuple[str, ...] = (
     "???",
     "a",
     "the",
+    "Ok",
+    "Yes",
+    "Such",
+    "um",
     "Untitled",
     "Love & Basketball (2000). Drama, Romance",
     "Bourne Ultimatum, The (2007). Action, Crime, Thriller",
