@@ -104,24 +104,39 @@ class CoOccurrenceRetriever(Retriever):
     def candidates_many(self, histories: list[list[str]], k: int) -> list[list[tuple[str, float]]]:
         import numpy as np
 
-        out = []
-        for start in range(0, len(histories), BATCH_USERS):
-            batch = histories[start:start + BATCH_USERS]
-            rows = [_history_rows(self.index, h) for h in batch]
-            # mean over the history of cosine(i, j) = co(i, j) / (norm_i norm_j): the 1/norm_i and the mean
-            # go into one sparse operator, then user -> history items -> their users -> those users' items
-            mean = _mean_operator(rows, len(self.items), 1.0 / self.norms.astype(np.float64))
-            scores = ((mean @ self.item_user) @ self.user_item).toarray() / self.norms[None, :]
+        rows = [_history_rows(self.index, h) for h in histories]
+        # Histories sharing items go into one batch (ordered by their sorted items), so an item's
+        # co-occurrence row, the costly part (its users x their items), is computed once per batch.
+        order = sorted(range(len(histories)), key=lambda u: sorted(rows[u]))
+        out: list[list[tuple[str, float]]] = [[] for _ in histories]
+        for start in range(0, len(order), BATCH_USERS):
+            batch = order[start:start + BATCH_USERS]
+            scores = self._mean_cosines([rows[u] for u in batch])
             # counts make exact ties common (14/sqrt(49*96) = 21/sqrt(49*216)): rounding away float error
             # lets them rank by item id, whatever order the sums ran in
             scores = np.round(scores, SCORE_DECIMALS, out=scores)
-            for history, history_rows, row in zip(batch, rows, scores):
+            for u, row in zip(batch, scores):
                 found: list[tuple[str, float]] = []
-                if history_rows:
-                    row[history_rows] = 0.0
+                if rows[u]:
+                    row[rows[u]] = 0.0
                     found = [(str(self.items[j]), float(row[j])) for j in top_k(row, k) if row[j] > 0]
-                out.append(self.popularity.fill(found, set(history), k))
+                out[u] = self.popularity.fill(found, set(histories[u]), k)
         return out
+
+    def _mean_cosines(self, rows: list[list[int]]) -> "np.ndarray":
+        """[len(rows), items]: each history's mean over its items i of cosine(i, j) =
+        co(i, j) / (norm_i norm_j), from the exact co-occurrence counts of its distinct items."""
+        import numpy as np
+
+        distinct, positions = np.unique(np.fromiter((i for r in rows for i in r), dtype=np.int64), return_inverse=True)
+        bounds = np.cumsum([0] + [len(r) for r in rows])
+        local = [positions[bounds[u]:bounds[u + 1]].tolist() for u in range(len(rows))]
+        mean = _mean_operator(local, len(distinct), 1.0 / self.norms[distinct].astype(np.float64))
+        scores = np.zeros((len(rows), len(self.items)))
+        for start in range(0, len(distinct), BATCH_USERS):  # bounded memory: a popular item's row is dense
+            counts = self.item_user[distinct[start:start + BATCH_USERS]] @ self.user_item
+            scores += (mean[:, start:start + BATCH_USERS] @ counts).toarray()
+        return scores / self.norms[None, :]
 
 
 class EmbeddingRetriever(Retriever):
