@@ -20,6 +20,7 @@ POPULARITY_SCORE = 0.05  # popular items that fill a short candidate list get at
 
 SCORE_DECIMALS = 12  # co-occurrence scores equal to this precision are ties
 BATCH_USERS = 256  # histories scored together: one sparse/dense product per batch instead of one per user
+CO_OCCURRENCE_ROWS = 256  # item co-occurrence rows held at once (a popular item's row is nearly dense)
 
 
 class Retriever(abc.ABC):
@@ -133,9 +134,9 @@ class CoOccurrenceRetriever(Retriever):
         local = [positions[bounds[u]:bounds[u + 1]].tolist() for u in range(len(rows))]
         mean = _mean_operator(local, len(distinct), 1.0 / self.norms[distinct].astype(np.float64))
         scores = np.zeros((len(rows), len(self.items)))
-        for start in range(0, len(distinct), BATCH_USERS):  # bounded memory: a popular item's row is dense
-            counts = self.item_user[distinct[start:start + BATCH_USERS]] @ self.user_item
-            scores += (mean[:, start:start + BATCH_USERS] @ counts).toarray()
+        for start in range(0, len(distinct), CO_OCCURRENCE_ROWS):
+            counts = self.item_user[distinct[start:start + CO_OCCURRENCE_ROWS]] @ self.user_item
+            scores += (mean[:, start:start + CO_OCCURRENCE_ROWS] @ counts).toarray()
         return scores / self.norms[None, :]
 
 

@@ -74,6 +74,7 @@ def test_batched_cooccurrence_matches_the_per_user_definition(seed, monkeypatch)
     import recaug.augment.retrieval as retrieval
 
     monkeypatch.setattr(retrieval, "BATCH_USERS", 7)  # batch boundaries inside the 50 histories
+    monkeypatch.setattr(retrieval, "CO_OCCURRENCE_ROWS", 3)  # a batch's history items in several chunks
     pairs, histories = random_world(seed)
     retriever = CoOccurrenceRetriever(pairs)
     for history, found in zip(histories, retriever.candidates_many(histories, k=6)):
