@@ -129,10 +129,8 @@ class CoOccurrenceRetriever(Retriever):
         co(i, j) / (norm_i norm_j), from the exact co-occurrence counts of its distinct items."""
         import numpy as np
 
-        distinct, positions = np.unique(np.fromiter((i for r in rows for i in r), dtype=np.int64), return_inverse=True)
-        bounds = np.cumsum([0] + [len(r) for r in rows])
-        local = [positions[bounds[u]:bounds[u + 1]].tolist() for u in range(len(rows))]
-        mean = _mean_operator(local, len(distinct), 1.0 / self.norms[distinct].astype(np.float64))
+        distinct = np.unique(np.fromiter((i for r in rows for i in r), dtype=np.int64))
+        mean = _mean_operator(rows, len(self.items), 1.0 / self.norms.astype(np.float64))[:, distinct]
         scores = np.zeros((len(rows), len(self.items)))
         for start in range(0, len(distinct), CO_OCCURRENCE_ROWS):
             counts = self.item_user[distinct[start:start + CO_OCCURRENCE_ROWS]] @ self.user_item
